@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// A tiny stand-in for the Hugging Face Hub, enough for Transformers.js (no dependencies).
+//
+//   GET|HEAD /<owner>/<model>/resolve/main/<file>  file bytes (Range "bytes=a-b" supported:
+//                                                  Transformers.js probes files with bytes=0-0)
+//   GET      /<owner>/<model>/raw/main/<file>      large files (*.onnx or > 1 MiB): the Git LFS
+//                                                  pointer, as the Hub sends it; small files: the file
+//   GET|HEAD /ort/<file>                           onnxruntime-web/dist/<file>
+//   GET      /__stats                              {byOrigin: {origin: {bytes, requests: [...]}}}
+//   POST     /__reset                              clears the stats
+//
+// Usage: node scripts/hub/server.mjs [--port N] [--root DIR]   (env HUB_PORT, HUB_ROOT)
+// Port 0 picks a free one; the URL is printed as one JSON line: {"hub":"http://127.0.0.1:PORT"}.
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import path from 'node:path';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const DEFAULT_ROOT = path.join(process.env.COS_CACHE ?? path.join(REPO, '.cache'), 'hub');
+const ORT_DIR = path.join(REPO, 'node_modules', 'onnxruntime-web', 'dist');
+const LFS_MIN_SIZE = 1024 * 1024;
+
+const TYPES = {
+  '.json': 'application/json; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+const contentType = (file) => TYPES[path.extname(file)] ?? 'application/octet-stream';
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Content-Type, Accept-Ranges, ETag',
+};
+
+/** Resolves `rel` under `dir`, refusing anything that escapes it. */
+function inside(dir, rel) {
+  const full = path.resolve(dir, rel);
+  return full.startsWith(path.resolve(dir) + path.sep) ? full : null;
+}
+
+async function fileInfo(file) {
+  try {
+    const s = await stat(file);
+    return s.isFile() ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The requesting page's origin: Origin header, else the Referer's origin, else "unknown". */
+function requesterOrigin(req) {
+  if (req.headers.origin && req.headers.origin !== 'null') return req.headers.origin;
+  try {
+    return new URL(req.headers.referer).origin;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.1', log = false } = {}) {
+  let stats = { byOrigin: {} };
+  const shaCache = new Map(); // file -> Promise<hex>, keyed with mtime+size so a rebuild is noticed
+
+  function sha256(file, info) {
+    const key = `${file}:${info.mtimeMs}:${info.size}`;
+    if (!shaCache.has(key)) {
+      shaCache.set(key, new Promise((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(file).on('data', (c) => h.update(c)).on('error', reject)
+          .on('end', () => resolve(h.digest('hex')));
+      }));
+    }
+    return shaCache.get(key);
+  }
+
+  const isLfs = (file, info) => file.endsWith('.onnx') || info.size > LFS_MIN_SIZE;
+
+  function record(req, pathname, status, bytes) {
+    const origin = requesterOrigin(req);
+    const entry = (stats.byOrigin[origin] ??= { bytes: 0, requests: [] });
+    entry.bytes += bytes;
+    entry.requests.push({ method: req.method, path: pathname, range: req.headers.range, status, bytes });
+    if (log) console.error(`${status} ${req.method} ${pathname} ${bytes}B <- ${origin}`);
+  }
+
+  function send(req, res, pathname, status, headers, body = '') {
+    const data = Buffer.from(body);
+    res.writeHead(status, { ...CORS, 'Content-Length': data.length, ...headers });
+    res.end(req.method === 'HEAD' ? undefined : data);
+    record(req, pathname, status, req.method === 'HEAD' ? 0 : data.length);
+  }
+
+  const json = (req, res, pathname, status, obj) =>
+    send(req, res, pathname, status, { 'Content-Type': 'application/json' }, JSON.stringify(obj));
+  const notFound = (req, res, pathname) => json(req, res, pathname, 404, { error: 'Entry not found', path: pathname });
+
+  /** Streams a file (or one byte range of it); counts the bytes actually written. */
+  function sendFile(req, res, pathname, file, info, extra = {}) {
+    let start = 0, end = info.size - 1, status = 200;
+    const headers = { ...CORS, 'Content-Type': contentType(file), 'Accept-Ranges': 'bytes', ...extra };
+    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+    if (m && (m[1] || m[2])) {
+      if (m[1]) { start = +m[1]; if (m[2]) end = Math.min(+m[2], end); }
+      else start = Math.max(0, info.size - +m[2]); // suffix range "bytes=-N"
+      if (start > end) {
+        return send(req, res, pathname, 416, { 'Content-Range': `bytes */${info.size}` });
+      }
+      status = 206;
+      headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
+    }
+    const length = end - start + 1;
+    res.writeHead(status, { ...headers, 'Content-Length': length });
+    if (req.method === 'HEAD' || length === 0) {
+      res.end();
+      return record(req, pathname, status, 0);
+    }
+    let sent = 0;
+    const stream = createReadStream(file, { start, end });
+    stream.on('data', (c) => { sent += c.length; });
+    stream.pipe(res);
+    // 'close' also fires when the client aborts, so partial downloads are counted as sent.
+    res.on('close', () => { stream.destroy(); record(req, pathname, status, sent); });
+  }
+
+  async function handle(req, res) {
+    const { pathname } = new URL(req.url, 'http://hub');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...CORS, 'Access-Control-Allow-Methods': 'GET, HEAD, POST',
+        'Access-Control-Allow-Headers': '*', 'Access-Control-Max-Age': '600' });
+      return res.end();
+    }
+    // Stats are not counted in themselves.
+    if (pathname === '/__stats' && req.method === 'GET') {
+      res.writeHead(200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      return res.end(JSON.stringify(stats));
+    }
+    if (pathname === '/__reset' && req.method === 'POST') {
+      stats = { byOrigin: {} };
+      res.writeHead(204, CORS);
+      return res.end();
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return json(req, res, pathname, 405, { error: 'Method not allowed' });
+    }
+
+    let rel = null;
+    try { rel = decodeURIComponent(pathname); } catch { /* malformed escape: 404 below */ }
+    const ort = rel && /^\/ort\/([^/]+)$/.exec(rel);
+    if (ort) {
+      const file = inside(ORT_DIR, ort[1]);
+      const info = file && await fileInfo(file);
+      return info ? sendFile(req, res, pathname, file, info) : notFound(req, res, pathname);
+    }
+    // /<owner>/<name>/(resolve|raw)/<revision>/<file path>; only "main" exists here.
+    const hub = rel && /^\/([^/]+\/[^/]+)\/(resolve|raw)\/main\/(.+)$/.exec(rel);
+    const file = hub && inside(root, path.join(hub[1], hub[3]));
+    const info = file && await fileInfo(file);
+    if (!info) return notFound(req, res, pathname);
+
+    const oid = isLfs(file, info) ? await sha256(file, info) : null;
+    if (hub[2] === 'raw' && oid) {
+      const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${info.size}\n`;
+      return send(req, res, pathname, 200, { 'Content-Type': 'text/plain; charset=utf-8' }, pointer);
+    }
+    // Like the Hub: LFS files carry their sha256 as ETag.
+    return sendFile(req, res, pathname, file, info, oid ? { ETag: `"${oid}"` } : {});
+  }
+
+  // Hash the large files up front so the first /raw/ request does not wait on it.
+  async function prehash(dir) {
+    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+      if (!entry.isFile()) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      const info = await fileInfo(file);
+      if (info && isLfs(file, info)) await sha256(file, info);
+    }
+  }
+  await prehash(root);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) json(req, res, req.url, 500, { error: String(err) });
+      else res.destroy();
+    });
+  });
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const url = `http://${host}:${server.address().port}`;
+  return {
+    url,
+    stats: () => structuredClone(stats),
+    reset: () => { stats = { byOrigin: {} }; },
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const hub = await startHub({
+    port: Number(arg('port') ?? process.env.HUB_PORT ?? 0),
+    root: path.resolve(arg('root') ?? process.env.HUB_ROOT ?? DEFAULT_ROOT),
+    log: process.argv.includes('--log'),
+  });
+  console.log(JSON.stringify({ hub: hub.url }));
+}
