@@ -6,6 +6,9 @@
 //   GET      /<owner>/<model>/raw/main/<file>      large files (*.onnx or > 1 MiB): the Git LFS
 //                                                  pointer, as the Hub sends it; small files: the file
 //   GET|HEAD /ort/<file>                           onnxruntime-web/dist/<file>
+//   GET|HEAD /onnxruntime/onnxruntime-web/(resolve|raw)/main/<file>
+//                                                  the same files as a Hub repo: Transformers.js can then
+//                                                  learn the .wasm's hash from /raw/ before downloading it
 //   GET      /__stats                              {byOrigin: {origin: {bytes, requests: [...]}}}
 //   POST     /__reset                              clears the stats
 //
@@ -21,6 +24,7 @@ import path from 'node:path';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEFAULT_ROOT = path.join(process.env.COS_CACHE ?? path.join(REPO, '.cache'), 'hub');
 const ORT_DIR = path.join(REPO, 'node_modules', 'onnxruntime-web', 'dist');
+const ORT_REPO = 'onnxruntime/onnxruntime-web';
 const LFS_MIN_SIZE = 1024 * 1024;
 
 const TYPES = {
@@ -156,7 +160,7 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
     }
     // /<owner>/<name>/(resolve|raw)/<revision>/<file path>; only "main" exists here.
     const hub = rel && /^\/([^/]+\/[^/]+)\/(resolve|raw)\/main\/(.+)$/.exec(rel);
-    const file = hub && inside(root, path.join(hub[1], hub[3]));
+    const file = hub && (hub[1] === ORT_REPO ? inside(ORT_DIR, hub[3]) : inside(root, path.join(hub[1], hub[3])));
     const info = file && await fileInfo(file);
     if (!info) return notFound(req, res, pathname);
 
