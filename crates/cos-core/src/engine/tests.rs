@@ -1,0 +1,238 @@
+use super::*;
+use crate::verifier::Verifier;
+use serde_json::Value;
+
+const A: &str = "https://a.test";
+const SUB_A: &str = "https://sub.a.test";
+const B: &str = "https://b.test";
+
+fn engine() -> Engine {
+    Engine::new(SiteRules::parse("test\n"), "i")
+}
+
+fn sha(bytes: &[u8]) -> String {
+    let mut v = Verifier::default();
+    v.update(bytes);
+    v.finish().to_string()
+}
+
+fn hash_arg(hex: &str) -> String {
+    format!(r#"{{"algorithm":"SHA-256","value":"{hex}"}}"#)
+}
+
+fn open(e: &mut Engine, caller: &str, hex: &str) -> Result<Step> {
+    e.page_request(caller, &format!(r#"{{"op":"open","hash":{}}}"#, hash_arg(hex)), None, 10)
+}
+
+/// Drives a whole write the way the worker does; returns the commit reply.
+fn store(e: &mut Engine, caller: &str, bytes: &[u8], declared: &str, origins: &str) -> Result<Value> {
+    let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":{origins}}}"#, hash_arg(declared));
+    let Step::OpenTemp { session } = e.page_request(caller, &begin, None, 10)? else { panic!("no temp") };
+    for chunk in bytes.chunks(4) {
+        let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+        let step = e.page_request(caller, &write, Some(chunk.len() as u64), 11)?;
+        assert!(matches!(step, Step::WriteBlob { .. }));
+        e.feed(caller, &session, chunk, 11)?;
+    }
+    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    match e.page_request(caller, &close, None, 12)? {
+        Step::Commit { .. } => e.commit(caller, &session, 13),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn write_then_read_across_tiers() {
+    let data = b"model weights";
+    let hex = sha(data);
+    let mut e = engine();
+    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
+    store(&mut e, A, data, &hex, "null").unwrap();
+    assert!(open(&mut e, A, &hex).is_ok());
+    assert!(open(&mut e, SUB_A, &hex).is_ok(), "same-site");
+    assert_eq!(open(&mut e, B, &hex).unwrap_err(), CosError::NotFound, "cross-site");
+
+    store(&mut e, SUB_A, data, &hex, r#"["https://b.test"]"#).unwrap();
+    assert!(open(&mut e, B, &hex).is_ok(), "listed");
+    assert!(open(&mut e, "https://c.test", &hex).is_err());
+
+    store(&mut e, B, data, &hex, r#""*""#).unwrap();
+    assert!(open(&mut e, "https://c.test", &hex).is_ok(), "global");
+    let read = format!(r#"{{"op":"read","hash":{}}}"#, hash_arg(&hex));
+    let step = e.page_request("https://c.test", &read, None, 99).unwrap();
+    assert!(matches!(step, Step::ReadFile { size: 13, .. }));
+    assert_eq!(e.index().entries().next().unwrap().last_used_ms, 99);
+}
+
+#[test]
+fn mismatch_stores_nothing() {
+    let mut e = engine();
+    let hex = sha(b"right");
+    let err = store(&mut e, A, b"wrong", &hex, r#""*""#).unwrap_err();
+    assert_eq!(err.dom_name(), "DataError");
+    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
+    assert_eq!(e.open_sessions(), 0);
+    assert!(e.drain_changes().is_empty());
+}
+
+#[test]
+fn create_handles_touch_nothing_and_validate() {
+    let mut e = engine();
+    let hex = sha(b"x");
+    let req = format!(r#"{{"op":"open","hash":{},"create":true,"origins":["https://b.test"]}}"#, hash_arg(&hex));
+    assert!(matches!(e.page_request(A, &req, None, 1).unwrap(), Step::Reply { .. }));
+    assert!(e.drain_changes().is_empty());
+    assert_eq!(e.open_sessions(), 0);
+    let bad = format!(r#"{{"op":"open","hash":{},"create":true,"origins":["data:,x"]}}"#, hash_arg(&hex));
+    assert_eq!(e.page_request(A, &bad, None, 1).unwrap_err().dom_name(), "TypeError");
+}
+
+#[test]
+fn the_request_cannot_name_its_caller() {
+    let mut e = engine();
+    let hex = sha(b"secret");
+    store(&mut e, A, b"secret", &hex, "null").unwrap();
+    let forged = format!(r#"{{"op":"read","hash":{},"origin":"https://a.test"}}"#, hash_arg(&hex));
+    assert_eq!(e.page_request(B, &forged, None, 1).unwrap_err().code(), "invalid-message");
+}
+
+#[test]
+fn opaque_and_non_web_callers_are_refused() {
+    let mut e = engine();
+    let hex = sha(b"x");
+    for caller in ["null", "", "chrome-extension://x", "file://", "https://A.test"] {
+        assert_eq!(open(&mut e, caller, &hex).unwrap_err().dom_name(), "NotAllowedError", "{caller}");
+    }
+}
+
+#[test]
+fn sessions_belong_to_their_origin() {
+    let mut e = engine();
+    let hex = sha(b"abc");
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
+    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    assert_eq!(e.page_request(B, &write, Some(3), 1).unwrap_err(), CosError::UnknownSession);
+    assert_eq!(e.feed(B, &session, b"abc", 1).unwrap_err(), CosError::UnknownSession);
+    assert_eq!(e.commit(B, &session, 1).unwrap_err(), CosError::UnknownSession);
+    let abort = format!(r#"{{"op":"abort","session":"{session}"}}"#);
+    assert!(e.page_request(B, &abort, None, 1).is_err());
+    assert!(e.has_session(&session), "B's attempts did not disturb A's session");
+    assert!(matches!(e.page_request(A, &abort, None, 1).unwrap(), Step::Discard { .. }));
+    assert!(!e.has_session(&session));
+}
+
+#[test]
+fn commit_requires_verification() {
+    let mut e = engine();
+    let hex = sha(b"abc");
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
+    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+    assert_eq!(e.commit(A, &session, 1).unwrap_err().code(), "invalid-state");
+    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
+}
+
+#[test]
+fn writes_need_data_and_failed_steps_end_the_session() {
+    let mut e = engine();
+    let hex = sha(b"abc");
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
+    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    assert_eq!(e.page_request(A, &write, None, 1).unwrap_err().code(), "invalid-message");
+    assert!(e.has_session(&session), "a malformed request is not a session step");
+    e.page_request(A, &write, Some(3), 1).unwrap();
+    assert!(e.feed(A, &session, b"abcd", 1).is_err());
+    assert!(!e.has_session(&session));
+}
+
+#[test]
+fn second_writer_finds_the_bytes_already_stored() {
+    let mut e = engine();
+    let hex = sha(b"shared");
+    store(&mut e, A, b"shared", &hex, "null").unwrap();
+    let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":"*"}}"#, hash_arg(&hex));
+    let Step::OpenTemp { session } = e.page_request(B, &begin, None, 1).unwrap() else { panic!() };
+    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    e.page_request(B, &write, Some(6), 1).unwrap();
+    e.feed(B, &session, b"shared", 1).unwrap();
+    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    let step = e.page_request(B, &close, None, 1).unwrap();
+    assert!(matches!(step, Step::Commit { already_stored: true, .. }), "{step:?}");
+    e.commit(B, &session, 2).unwrap();
+    assert!(open(&mut e, "https://z.test", &hex).is_ok());
+}
+
+#[test]
+fn overwrite_goes_through_a_full_hash_pass() {
+    let mut e = engine();
+    let hex = sha(b"hallo");
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
+    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    e.page_request(A, &write, Some(5), 1).unwrap();
+    e.feed(A, &session, b"hello", 1).unwrap();
+    let seek = format!(r#"{{"op":"seek","session":"{session}","position":1}}"#);
+    e.page_request(A, &seek, None, 1).unwrap();
+    e.page_request(A, &write, Some(1), 1).unwrap();
+    e.feed(A, &session, b"a", 1).unwrap();
+    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    assert_eq!(e.page_request(A, &close, None, 1).unwrap(), Step::FullHash { session: session.clone(), size: 5 });
+    e.feed(A, &session, b"hallo", 1).unwrap();
+    assert!(matches!(e.page_request(A, &close, None, 1).unwrap(), Step::Commit { .. }));
+    e.commit(A, &session, 1).unwrap();
+    assert!(open(&mut e, A, &hex).is_ok());
+}
+
+#[test]
+fn idle_sessions_expire() {
+    let mut e = engine();
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&sha(b"x")));
+    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1_000).unwrap() else { panic!() };
+    assert!(e.expire_idle(1_000 + SESSION_IDLE_MS).is_empty());
+    assert_eq!(e.expire_idle(1_001 + SESSION_IDLE_MS), vec![session]);
+    assert_eq!(e.open_sessions(), 0);
+}
+
+#[test]
+fn session_ids_are_unique_per_instance_and_bounded_per_origin() {
+    let mut e = Engine::new(SiteRules::default(), "r4nd0m");
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&sha(b"x")));
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..MAX_SESSIONS_PER_ORIGIN {
+        let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+        assert!(session.starts_with("r4nd0m-"));
+        assert!(ids.insert(session));
+    }
+    assert_eq!(e.page_request(A, &begin, None, 1).unwrap_err().code(), "invalid-state");
+    assert!(e.page_request(B, &begin, None, 1).is_ok(), "another origin is not limited by A");
+}
+
+#[test]
+fn restore_and_reconcile() {
+    let mut e = engine();
+    let (x, y) = (sha(b"x"), sha(b"y"));
+    store(&mut e, A, b"x", &x, "null").unwrap();
+    store(&mut e, A, b"y", &y, r#""*""#).unwrap();
+    let persisted: Vec<Value> = e
+        .drain_changes()
+        .into_iter()
+        .map(|c| serde_json::to_value(c.entry.unwrap()).unwrap())
+        .chain([serde_json::json!({"hash": "../escape", "size": 1}), serde_json::json!("garbage")])
+        .collect();
+
+    let mut restarted = engine();
+    assert_eq!(restarted.restore(&persisted), 2, "two malformed records skipped");
+    assert!(open(&mut restarted, A, &x).is_ok());
+    assert!(open(&mut restarted, B, &y).is_ok());
+
+    // y's bytes are gone, an orphan file and a stray name are on disk.
+    let orphan = sha(b"orphan");
+    let result = restarted.reconcile(&[x.clone(), orphan.clone(), "x.crswap".into()]);
+    assert_eq!(result.delete_files, vec![orphan, "x.crswap".to_owned()]);
+    assert_eq!(result.dropped_entries, 1);
+    assert_eq!(open(&mut restarted, B, &y).unwrap_err(), CosError::NotFound);
+    let changes = restarted.drain_changes();
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].entry.is_none(), "the dropped entry is persisted as deleted");
+}

@@ -1,0 +1,131 @@
+//! The one error type of the store. Every variant has a stable `code` (for
+//! tests and logs) and the `DOMException` name the page sees.
+
+use serde::Serialize;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CosError {
+    /// The message did not match the schema (wrong shape, type, or size).
+    #[error("malformed request: {0}")]
+    InvalidMessage(String),
+
+    #[error("hash.algorithm {0:?} is not a digest algorithm; use \"SHA-256\"")]
+    UnknownAlgorithm(String),
+
+    #[error("hash.algorithm {0:?} is valid but not supported by this store; use \"SHA-256\"")]
+    UnsupportedAlgorithm(String),
+
+    #[error("hash.value must be 64 lowercase hexadecimal characters for SHA-256: {0}")]
+    InvalidHashValue(String),
+
+    #[error("origins[{index}] ({value:?}) is not a valid origin: {reason}")]
+    InvalidOrigin { index: usize, value: String, reason: &'static str },
+
+    #[error("origins lists {count} origins; at most {max} are allowed")]
+    TooManyOrigins { count: usize, max: usize },
+
+    /// The caller has no usable origin (opaque, or not a web page).
+    #[error("cross-origin storage is not available to {0}")]
+    CallerNotAllowed(String),
+
+    /// Missing and not-disclosed entries must be indistinguishable: one message for both.
+    #[error("no file with this hash is available")]
+    NotFound,
+
+    #[error("the written bytes hash to {actual}, not to the declared {expected}; nothing was stored")]
+    IntegrityMismatch { expected: String, actual: String },
+
+    #[error("nothing was written; nothing was stored")]
+    EmptyWrite,
+
+    #[error("this writable is no longer open (closed, aborted, or the extension restarted)")]
+    UnknownSession,
+
+    #[error("invalid write state: {0}")]
+    InvalidState(String),
+
+    #[error("storing {needed} bytes would exceed the storage budget of {budget} bytes")]
+    QuotaExceeded { needed: u64, budget: u64 },
+}
+
+impl CosError {
+    /// Stable machine-readable code; never reworded.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidMessage(_) => "invalid-message",
+            Self::UnknownAlgorithm(_) => "unknown-algorithm",
+            Self::UnsupportedAlgorithm(_) => "unsupported-algorithm",
+            Self::InvalidHashValue(_) => "invalid-hash-value",
+            Self::InvalidOrigin { .. } => "invalid-origin",
+            Self::TooManyOrigins { .. } => "too-many-origins",
+            Self::CallerNotAllowed(_) => "caller-not-allowed",
+            Self::NotFound => "not-found",
+            Self::IntegrityMismatch { .. } => "integrity-mismatch",
+            Self::EmptyWrite => "empty-write",
+            Self::UnknownSession => "unknown-session",
+            Self::InvalidState(_) => "invalid-state",
+            Self::QuotaExceeded { .. } => "quota-exceeded",
+        }
+    }
+
+    /// The `DOMException` name (or `TypeError`) the page's promise rejects with.
+    pub fn dom_name(&self) -> &'static str {
+        match self {
+            Self::InvalidMessage(_)
+            | Self::UnknownAlgorithm(_)
+            | Self::InvalidHashValue(_)
+            | Self::InvalidOrigin { .. }
+            | Self::TooManyOrigins { .. } => "TypeError",
+            Self::UnsupportedAlgorithm(_) => "NotSupportedError",
+            Self::CallerNotAllowed(_) => "NotAllowedError",
+            Self::NotFound => "NotFoundError",
+            Self::IntegrityMismatch { .. } | Self::EmptyWrite => "DataError",
+            Self::UnknownSession | Self::InvalidState(_) => "InvalidStateError",
+            Self::QuotaExceeded { .. } => "QuotaExceededError",
+        }
+    }
+
+    /// The wire form sent back to the page.
+    pub fn to_wire(&self) -> WireError {
+        WireError { name: self.dom_name(), code: self.code(), message: self.to_string() }
+    }
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WireError {
+    pub name: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, CosError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_and_missing_look_the_same() {
+        // There is only one NotFound variant, so only one wire form exists.
+        let wire = CosError::NotFound.to_wire();
+        assert_eq!(wire.name, "NotFoundError");
+        assert_eq!(wire.code, "not-found");
+    }
+
+    #[test]
+    fn validation_errors_are_type_errors() {
+        for e in [
+            CosError::UnknownAlgorithm("md5".into()),
+            CosError::InvalidHashValue("x".into()),
+            CosError::TooManyOrigins { count: 2, max: 1 },
+            CosError::InvalidMessage("x".into()),
+        ] {
+            assert_eq!(e.dom_name(), "TypeError", "{e}");
+        }
+        assert_eq!(
+            CosError::IntegrityMismatch { expected: "a".into(), actual: "b".into() }.dom_name(),
+            "DataError"
+        );
+    }
+}

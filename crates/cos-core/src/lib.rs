@@ -1,0 +1,18 @@
+//! Cross-Origin Storage core: every rule of the store, with no browser
+//! dependency, so it is tested natively. The service worker does the I/O the
+//! [`Engine`] asks for and nothing else.
+
+pub mod engine;
+pub mod error;
+pub mod hash;
+pub mod index;
+pub mod message;
+pub mod origin;
+pub mod session;
+pub mod site;
+pub mod verifier;
+pub mod visibility;
+
+pub use engine::Engine;
+pub use error::{CosError, Result};
+pub use site::SiteRules;

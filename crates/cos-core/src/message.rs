@@ -1,0 +1,151 @@
+//! The one message schema between pages and the store.
+//!
+//! A page request is JSON text built by the injected API, but anything on the
+//! page can send anything, so decoding is strict: bounded size, known
+//! operations only, no unknown fields, exact types. The origin of the sender
+//! is never part of a request; the worker takes it from the browser.
+
+use crate::error::{CosError, Result};
+use crate::hash::ContentHash;
+use crate::visibility::OriginsArg;
+use serde::{Deserialize, Serialize};
+
+/// No legitimate request comes close: the largest is 64 listed origins.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// `{algorithm, value}` exactly as the page passed it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashArg {
+    pub algorithm: String,
+    pub value: String,
+}
+
+impl HashArg {
+    pub fn parse(&self) -> Result<ContentHash> {
+        ContentHash::parse(&self.algorithm, &self.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PageRequest {
+    /// `getFileHandle` / `requestFileHandle`: validate, and for reads check disclosure.
+    Open {
+        hash: HashArg,
+        #[serde(default)]
+        create: bool,
+        #[serde(default)]
+        origins: Option<OriginsArg>,
+    },
+    /// `getFile()` on a read handle.
+    Read { hash: HashArg },
+    /// `createWritable()` on a create handle.
+    WriteBegin {
+        hash: HashArg,
+        #[serde(default)]
+        origins: Option<OriginsArg>,
+    },
+    /// One `write`; the bytes travel beside the JSON as a Blob.
+    Write {
+        session: String,
+        #[serde(default)]
+        position: Option<u64>,
+    },
+    Seek { session: String, position: u64 },
+    Truncate { session: String, size: u64 },
+    Close { session: String },
+    Abort { session: String },
+}
+
+impl PageRequest {
+    pub fn decode(json: &str) -> Result<Self> {
+        if json.len() > MAX_REQUEST_BYTES {
+            return Err(CosError::InvalidMessage(format!("request is larger than {MAX_REQUEST_BYTES} bytes")));
+        }
+        serde_json::from_str(json).map_err(|e| CosError::InvalidMessage(e.to_string()))
+    }
+}
+
+/// What the worker does next for a request. The engine decides; the worker
+/// only performs the I/O named here and reports back.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(tag = "do", rename_all = "kebab-case")]
+pub enum Step {
+    /// Answer the page with `value`.
+    Reply { value: serde_json::Value },
+    /// Answer with the stored file `blobs/<hash>`.
+    ReadFile { hash: ContentHash, size: u64 },
+    /// Create the session's temporary file; answer `{session}`.
+    OpenTemp { session: String },
+    /// Stream the request's Blob into the temporary file at `at`, feeding the engine.
+    WriteBlob { session: String, at: u64 },
+    Truncate { session: String, size: u64 },
+    /// Close the temporary file, stream all `size` bytes of it through the
+    /// engine, then send the same close request again.
+    FullHash { session: String, size: u64 },
+    /// Verified. Move the temporary file to `blobs/<hash>` (or delete it when
+    /// the bytes are already stored), then commit the session.
+    Commit { session: String, hash: ContentHash, already_stored: bool },
+    /// Delete the session's temporary file; answer `{}`.
+    Discard { session: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn decodes_every_operation() {
+        let hash = format!(r#"{{"algorithm":"SHA-256","value":"{H}"}}"#);
+        let cases = [
+            format!(r#"{{"op":"open","hash":{hash}}}"#),
+            format!(r#"{{"op":"open","hash":{hash},"create":true,"origins":"*"}}"#),
+            format!(r#"{{"op":"open","hash":{hash},"origins":["https://a.test"]}}"#),
+            format!(r#"{{"op":"read","hash":{hash}}}"#),
+            format!(r#"{{"op":"write-begin","hash":{hash},"origins":null}}"#),
+            r#"{"op":"write","session":"s"}"#.to_owned(),
+            r#"{"op":"write","session":"s","position":5}"#.to_owned(),
+            r#"{"op":"seek","session":"s","position":0}"#.to_owned(),
+            r#"{"op":"truncate","session":"s","size":3}"#.to_owned(),
+            r#"{"op":"close","session":"s"}"#.to_owned(),
+            r#"{"op":"abort","session":"s"}"#.to_owned(),
+        ];
+        for json in cases {
+            assert!(PageRequest::decode(&json).is_ok(), "{json}");
+        }
+    }
+
+    #[test]
+    fn rejects_hostile_shapes() {
+        let hash = format!(r#"{{"algorithm":"SHA-256","value":"{H}"}}"#);
+        let cases = [
+            String::new(),
+            "null".into(),
+            "[]".into(),
+            "\"open\"".into(),
+            r#"{"op":"delete-everything"}"#.into(),
+            r#"{"op":"OPEN"}"#.into(),
+            format!(r#"{{"op":"open","hash":{hash},"origin":"https://bank.test"}}"#),
+            format!(r#"{{"op":"open","hash":{hash},"caller":"https://bank.test"}}"#),
+            format!(r#"{{"op":"open","hash":{{"algorithm":"SHA-256","value":"{H}","extra":1}}}}"#),
+            r#"{"op":"open","hash":"abc"}"#.into(),
+            format!(r#"{{"op":"open","hash":{hash},"create":"yes"}}"#),
+            format!(r#"{{"op":"open","hash":{hash},"origins":5}}"#),
+            format!(r#"{{"op":"open","hash":{hash},"origins":[1,2]}}"#),
+            r#"{"op":"write","session":"s","position":-1}"#.into(),
+            r#"{"op":"write","session":"s","position":1.5}"#.into(),
+            r#"{"op":"seek","session":7,"position":1}"#.into(),
+            r#"{"op":"truncate","session":"s"}"#.into(),
+            "{\"op\":\"close\",\"session\":\"s\"".into(),
+            format!(r#"{{"op":"open","hash":{hash},"origins":{}}}"#, "[".repeat(500) + &"]".repeat(500)),
+            " ".repeat(MAX_REQUEST_BYTES + 1),
+        ];
+        for json in cases {
+            let err = PageRequest::decode(&json).unwrap_err();
+            assert_eq!(err.code(), "invalid-message", "{}", &json[..json.len().min(80)]);
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! One open writable: the file-stream semantics (cursor, seek, truncate,
+//! writes past the end) and the verifier that follows them.
+//!
+//! While the page only appends, every byte is hashed as it is written. A
+//! seek-and-overwrite or truncate breaks that; then `close` asks for one more
+//! streamed pass over the finished temporary file. Either way the digest is of
+//! exactly the bytes that will be stored.
+
+use crate::error::{CosError, Result};
+use crate::hash::ContentHash;
+use crate::origin::Origin;
+use crate::verifier::Verifier;
+use crate::visibility::Visibility;
+
+/// JavaScript numbers are exact up to 2^53; no file position may pass that.
+pub const MAX_POSITION: u64 = (1 << 53) - 1;
+
+pub struct WriteSession {
+    pub owner: Origin,
+    pub hash: ContentHash,
+    pub visibility: Visibility,
+    cursor: u64,
+    size: u64,
+    verifier: Verifier,
+    /// False once the file stopped being a plain append of hashed bytes.
+    in_order: bool,
+    /// Bytes of the current planned write (or re-hash pass) not yet fed.
+    pending: u64,
+    rehashing: bool,
+}
+
+/// What `close` needs the worker to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseStep {
+    /// Stream the whole temporary file (`size` bytes) through `feed`, then close again.
+    FullHash { size: u64 },
+    /// The bytes are verified: commit them.
+    Verified { size: u64 },
+}
+
+impl WriteSession {
+    pub fn new(owner: Origin, hash: ContentHash, visibility: Visibility) -> Self {
+        Self {
+            owner,
+            hash,
+            visibility,
+            cursor: 0,
+            size: 0,
+            verifier: Verifier::default(),
+            in_order: true,
+            pending: 0,
+            rehashing: false,
+        }
+    }
+
+    fn idle(&self) -> Result<()> {
+        match (self.pending, self.rehashing) {
+            (0, false) => Ok(()),
+            (_, true) => Err(CosError::InvalidState("the file is being verified".into())),
+            (n, false) => Err(CosError::InvalidState(format!("the previous write is missing {n} bytes"))),
+        }
+    }
+
+    /// Plans a write of `len` bytes at `position` (default: the cursor);
+    /// returns the offset the bytes go to. Feed them next.
+    pub fn plan_write(&mut self, position: Option<u64>, len: u64) -> Result<u64> {
+        self.idle()?;
+        let at = position.unwrap_or(self.cursor);
+        let end = at
+            .checked_add(len)
+            .filter(|&end| end <= MAX_POSITION)
+            .ok_or_else(|| CosError::InvalidState("the write would end past the largest file position".into()))?;
+        // Appending exactly at the end keeps the running hash valid; anything
+        // else (overwrite, or a gap that the file system fills with zeros) does not.
+        if at != self.size {
+            self.in_order = false;
+        }
+        self.pending = len;
+        self.cursor = end;
+        self.size = self.size.max(end);
+        Ok(at)
+    }
+
+    /// Bytes of the planned write (or re-hash pass), in order.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+        let n = bytes.len() as u64;
+        if n > self.pending {
+            return Err(CosError::InvalidState(format!("{n} bytes fed, {} expected", self.pending)));
+        }
+        self.pending -= n;
+        if self.in_order {
+            self.verifier.update(bytes);
+        }
+        Ok(())
+    }
+
+    pub fn seek(&mut self, position: u64) -> Result<()> {
+        self.idle()?;
+        if position > MAX_POSITION {
+            return Err(CosError::InvalidState("seek past the largest file position".into()));
+        }
+        self.cursor = position;
+        Ok(())
+    }
+
+    pub fn truncate(&mut self, size: u64) -> Result<()> {
+        self.idle()?;
+        if size > MAX_POSITION {
+            return Err(CosError::InvalidState("truncate past the largest file position".into()));
+        }
+        if size != self.size {
+            self.in_order = false;
+        }
+        self.size = size;
+        self.cursor = self.cursor.min(size);
+        Ok(())
+    }
+
+    /// Finishes the write: asks for a re-hash pass, or reports the verified
+    /// size. A mismatch or an empty file is an error (the session is done).
+    pub fn close(&mut self) -> Result<CloseStep> {
+        if self.pending > 0 {
+            return Err(CosError::InvalidState(format!("the last write is missing {} bytes", self.pending)));
+        }
+        if self.size == 0 {
+            return Err(CosError::EmptyWrite);
+        }
+        if !self.in_order {
+            self.verifier = Verifier::default();
+            self.in_order = true;
+            self.rehashing = true;
+            self.pending = self.size;
+            return Ok(CloseStep::FullHash { size: self.size });
+        }
+        self.rehashing = false;
+        debug_assert_eq!(self.verifier.len(), self.size);
+        let actual = std::mem::take(&mut self.verifier).finish();
+        if actual != self.hash {
+            return Err(CosError::IntegrityMismatch { expected: self.hash.to_string(), actual: actual.to_string() });
+        }
+        Ok(CloseStep::Verified { size: self.size })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(bytes: &[u8]) -> ContentHash {
+        let mut v = Verifier::default();
+        v.update(bytes);
+        v.finish()
+    }
+
+    fn session_for(bytes: &[u8]) -> WriteSession {
+        WriteSession::new(Origin::parse("https://a.test").unwrap(), sha(bytes), Visibility::SameSite)
+    }
+
+    fn write(s: &mut WriteSession, position: Option<u64>, bytes: &[u8]) -> u64 {
+        let at = s.plan_write(position, bytes.len() as u64).unwrap();
+        for chunk in bytes.chunks(3) {
+            s.feed(chunk).unwrap();
+        }
+        at
+    }
+
+    #[test]
+    fn appends_verify_without_a_second_pass() {
+        let mut s = session_for(b"hello world");
+        assert_eq!(write(&mut s, None, b"hello "), 0);
+        assert_eq!(write(&mut s, None, b"world"), 6);
+        assert_eq!(s.close().unwrap(), CloseStep::Verified { size: 11 });
+    }
+
+    #[test]
+    fn explicit_append_position_stays_in_order() {
+        let mut s = session_for(b"abcdef");
+        write(&mut s, Some(0), b"abc");
+        write(&mut s, Some(3), b"def");
+        assert_eq!(s.close().unwrap(), CloseStep::Verified { size: 6 });
+    }
+
+    #[test]
+    fn overwrite_needs_a_full_pass_over_the_final_bytes() {
+        let mut s = session_for(b"hallo");
+        write(&mut s, None, b"hello");
+        s.seek(1).unwrap();
+        assert_eq!(write(&mut s, None, b"a"), 1);
+        assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 5 });
+        assert!(s.plan_write(None, 1).is_err(), "no writes during verification");
+        s.feed(b"hal").unwrap();
+        s.feed(b"lo").unwrap();
+        assert_eq!(s.close().unwrap(), CloseStep::Verified { size: 5 });
+    }
+
+    #[test]
+    fn truncate_and_gaps_break_the_running_hash() {
+        let mut s = session_for(b"abc");
+        write(&mut s, None, b"abcdef");
+        s.truncate(3).unwrap();
+        assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 3 });
+
+        let mut s = session_for(b"x");
+        write(&mut s, Some(4), b"x");
+        assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 5 }, "a gap is zero-filled by the file system");
+    }
+
+    #[test]
+    fn truncate_moves_the_cursor_back() {
+        let mut s = session_for(b"abX");
+        write(&mut s, None, b"abcdef");
+        s.truncate(2).unwrap();
+        assert_eq!(write(&mut s, None, b"X"), 2);
+    }
+
+    #[test]
+    fn mismatch_and_empty_are_data_errors() {
+        let mut s = session_for(b"right");
+        write(&mut s, None, b"wrong");
+        assert_eq!(s.close().unwrap_err().code(), "integrity-mismatch");
+        let mut s = session_for(b"");
+        assert_eq!(s.close().unwrap_err().code(), "empty-write");
+    }
+
+    #[test]
+    fn feeding_more_than_planned_is_refused() {
+        let mut s = session_for(b"ab");
+        s.plan_write(None, 1).unwrap();
+        assert!(s.feed(b"ab").is_err());
+        s.feed(b"a").unwrap();
+        s.plan_write(None, 1).unwrap();
+        assert_eq!(s.close().unwrap_err().code(), "invalid-state", "short write");
+    }
+
+    #[test]
+    fn positions_are_bounded() {
+        let mut s = session_for(b"a");
+        assert!(s.plan_write(Some(MAX_POSITION), 2).is_err());
+        assert!(s.plan_write(Some(u64::MAX), 1).is_err());
+        assert!(s.seek(MAX_POSITION + 1).is_err());
+    }
+}

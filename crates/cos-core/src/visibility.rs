@@ -1,0 +1,84 @@
+//! Who may see an entry, and how a verified write widens that.
+
+use crate::error::{CosError, Result};
+use crate::origin::Origin;
+use serde::Deserialize;
+
+/// Longest `origins` list a request may carry, and an entry may accumulate.
+pub const MAX_LISTED_ORIGINS: usize = 64;
+
+/// The `origins` option as it arrives on the wire: `"*"`, one origin, or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OriginsArg {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A validated visibility request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// `origins` omitted (or an empty list, as in the spec's index.bs): the
+    /// storing origin's site only.
+    SameSite,
+    /// These origins, besides the storing site. De-duplicated, in request order.
+    Listed(Vec<Origin>),
+    /// `origins: "*"`.
+    Global,
+}
+
+impl Visibility {
+    pub fn from_arg(arg: Option<&OriginsArg>) -> Result<Self> {
+        let list: &[String] = match arg {
+            None => return Ok(Self::SameSite),
+            Some(OriginsArg::One(s)) if s == "*" => return Ok(Self::Global),
+            Some(OriginsArg::One(s)) => std::slice::from_ref(s),
+            Some(OriginsArg::Many(v)) => v,
+        };
+        if list.len() > MAX_LISTED_ORIGINS {
+            return Err(CosError::TooManyOrigins { count: list.len(), max: MAX_LISTED_ORIGINS });
+        }
+        let mut origins: Vec<Origin> = Vec::with_capacity(list.len());
+        for (i, s) in list.iter().enumerate() {
+            let origin = Origin::parse_listed(i, s)?;
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        Ok(if origins.is_empty() { Self::SameSite } else { Self::Listed(origins) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arg(json: &str) -> Option<OriginsArg> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(Visibility::from_arg(None).unwrap(), Visibility::SameSite);
+        assert_eq!(Visibility::from_arg(arg("\"*\"").as_ref()).unwrap(), Visibility::Global);
+        assert_eq!(Visibility::from_arg(arg("[]").as_ref()).unwrap(), Visibility::SameSite);
+        let one = Visibility::from_arg(arg("\"https://b.test\"").as_ref()).unwrap();
+        assert_eq!(one, Visibility::Listed(vec![Origin::parse("https://b.test").unwrap()]));
+        let dup = Visibility::from_arg(arg("[\"https://b.test\",\"https://c.test\",\"https://b.test\"]").as_ref());
+        match dup.unwrap() {
+            Visibility::Listed(v) => assert_eq!(v.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejections() {
+        for json in ["[\"*\"]", "\"data:,x\"", "[\"https://ok.test\", \"null\"]", "\"https://a.test/path\""] {
+            let e = Visibility::from_arg(arg(json).as_ref()).unwrap_err();
+            assert_eq!(e.code(), "invalid-origin", "{json}");
+        }
+        let many: Vec<String> = (0..=MAX_LISTED_ORIGINS).map(|i| format!("https://o{i}.test")).collect();
+        let e = Visibility::from_arg(Some(&OriginsArg::Many(many))).unwrap_err();
+        assert_eq!(e.code(), "too-many-origins");
+    }
+}
