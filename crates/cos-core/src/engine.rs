@@ -34,6 +34,7 @@ struct Open {
 
 /// Result of matching stored files against the index at start-up.
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Reconciled {
     /// Stored files with no index entry (or an invalid name): delete them.
     pub delete_files: Vec<String>,
@@ -135,8 +136,7 @@ impl Engine {
                         let open = self.sessions.get_mut(&session).ok_or(CosError::UnknownSession)?;
                         open.verified_size = Some(size);
                         let hash = open.session.hash.clone();
-                        let already_stored = self.index.get(&hash).is_some();
-                        Ok(Step::Commit { session, hash, already_stored })
+                        Ok(Step::Commit { session, hash })
                     }
                 }
             }
@@ -169,6 +169,11 @@ impl Engine {
     /// Forgets a session whose I/O failed; its temporary file must go too.
     pub fn drop_session(&mut self, session: &str) -> bool {
         self.sessions.remove(session).is_some()
+    }
+
+    /// Whether verified bytes with this hash are already in place.
+    pub fn is_stored(&self, hash: &str) -> bool {
+        ContentHash::from_hex(hash).is_ok_and(|h| self.index.get(&h).is_some())
     }
 
     pub fn has_session(&self, session: &str) -> bool {

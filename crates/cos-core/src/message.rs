@@ -84,9 +84,9 @@ pub enum Step {
     /// Close the temporary file, stream all `size` bytes of it through the
     /// engine, then send the same close request again.
     FullHash { session: String, size: u64 },
-    /// Verified. Move the temporary file to `blobs/<hash>` (or delete it when
-    /// the bytes are already stored), then commit the session.
-    Commit { session: String, hash: ContentHash, already_stored: bool },
+    /// Verified. One commit at a time: move the temporary file to
+    /// `blobs/<hash>` (or delete it if `Engine::is_stored`), then commit the session.
+    Commit { session: String, hash: ContentHash },
     /// Delete the session's temporary file; answer `{}`.
     Discard { session: String },
 }

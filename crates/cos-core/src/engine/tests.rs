@@ -158,7 +158,9 @@ fn second_writer_finds_the_bytes_already_stored() {
     e.feed(B, &session, b"shared", 1).unwrap();
     let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
     let step = e.page_request(B, &close, None, 1).unwrap();
-    assert!(matches!(step, Step::Commit { already_stored: true, .. }), "{step:?}");
+    assert!(matches!(step, Step::Commit { .. }), "{step:?}");
+    assert!(e.is_stored(&hex));
+    assert!(!e.is_stored(&sha(b"other")) && !e.is_stored("../x"));
     e.commit(B, &session, 2).unwrap();
     assert!(open(&mut e, "https://z.test", &hex).is_ok());
 }

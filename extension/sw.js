@@ -1,0 +1,75 @@
+// Service worker: lifecycle and routing only. The Wasm engine owns every
+// rule; worker/ modules do the I/O it asks for.
+//
+// MV3 constraints shape this file: listeners must be registered synchronously
+// at top level, and module workers may not use top-level await or import(),
+// so start-up is a promise that every handler awaits.
+
+import init, { Store } from './pkg/cos_wasm.js';
+import { blobsDir, clearTmp, listNames, removeQuietly } from './worker/opfs.js';
+import { loadEntries, saveChanges } from './worker/persist.js';
+import { createPageTier } from './worker/page-tier.js';
+
+const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
+
+const ready = start();
+
+async function start() {
+  const [, psl] = await Promise.all([
+    init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
+    fetch(chrome.runtime.getURL('extension/pkg/public_suffix_list.dat')).then((r) => r.text()),
+  ]);
+  const store = new Store(psl, crypto.randomUUID());
+  const skipped = store.restore(JSON.stringify(await loadEntries()));
+  if (skipped) console.warn(`ignored ${skipped} malformed index records`);
+
+  // Make the index and the files agree before answering anyone: no write
+  // survives a restart, and a crash can leave bytes without an entry or the reverse.
+  await clearTmp();
+  const blobs = await blobsDir();
+  const { deleteFiles, droppedEntries } = JSON.parse(store.reconcile(JSON.stringify(await listNames(blobs))));
+  await Promise.all(deleteFiles.map((name) => removeQuietly(blobs, name)));
+  await saveChanges(store.drainChanges());
+  if (deleteFiles.length || droppedEntries) {
+    console.warn(`reconciled: removed ${deleteFiles.length} orphaned files, ${droppedEntries} entries without bytes`);
+  }
+  return { store, page: createPageTier(store) };
+}
+
+/** Which trust tier a message comes from, judged only by what the browser reports. */
+function tierOf(sender) {
+  if (sender.id !== chrome.runtime.id) return null;
+  if (sender.origin === EXTENSION_ORIGIN && !sender.tab) return 'extension';
+  // A content script in some frame of a tab; `origin` is that frame's origin
+  // ("null" when opaque, which the engine refuses).
+  if (sender.tab && typeof sender.origin === 'string') return 'page';
+  return null;
+}
+
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  const tier = tierOf(sender);
+  if (tier !== 'page') return false;
+  ready
+    .then(({ page }) => page.handle(message, sender.origin))
+    .then(sendResponse, (e) => sendResponse({ ok: false, error: { name: 'UnknownError', message: String(e) } }))
+    .finally(keepAliveWhileWriting);
+  return true;
+});
+
+// A write that pauses longer than the 30 s idle limit must not lose its
+// session: while any writable is open, an extension API call every 20 s
+// resets the idle timer, and idle sessions are expired here too.
+let keepAlive = null;
+async function keepAliveWhileWriting() {
+  const { store, page } = await ready;
+  if (store.openSessions() > 0 && !keepAlive) {
+    keepAlive = setInterval(async () => {
+      chrome.runtime.getPlatformInfo();
+      await page.expireIdle();
+      if (store.openSessions() === 0) {
+        clearInterval(keepAlive);
+        keepAlive = null;
+      }
+    }, 20_000);
+  }
+}

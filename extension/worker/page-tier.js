@@ -1,0 +1,121 @@
+// Page tier: requests relayed from content scripts. The caller is the origin
+// the browser reports for the sending frame; the request itself is hostile
+// text that only the Wasm engine interprets. This module performs the I/O
+// step the engine asks for, and nothing else.
+
+import { blobsDir, tmpDir, removeQuietly } from './opfs.js';
+import { saveChanges } from './persist.js';
+
+/** Open temporary files by session id: `{handle, writable}`; writable null once closed. */
+const temps = new Map();
+
+/** Commits run one at a time, so "is stored" and "file in place" never disagree. */
+let commitQueue = Promise.resolve();
+const serialized = (fn) => {
+  const run = commitQueue.then(fn);
+  commitQueue = run.catch(() => {});
+  return run;
+};
+
+const errorReply = (e) => ({
+  ok: false,
+  error: { name: e?.name || 'UnknownError', code: e?.code || 'io-error', message: String(e?.message ?? e) },
+});
+
+export function createPageTier(store) {
+  async function discardTemp(session) {
+    const temp = temps.get(session);
+    temps.delete(session);
+    if (!temp) return;
+    await temp.writable?.abort().catch(() => {});
+    await removeQuietly(await tmpDir(), session);
+  }
+
+  async function closeTemp(session) {
+    const temp = temps.get(session);
+    if (temp.writable) {
+      await temp.writable.close();
+      temp.writable = null;
+    }
+    return temp.handle;
+  }
+
+  async function perform(step, caller, message, blob) {
+    switch (step.do) {
+      case 'reply':
+        return { ok: true, value: step.value };
+      case 'read-file': {
+        const handle = await (await blobsDir()).getFileHandle(step.hash).catch(() => null);
+        // The index said yes but the bytes are gone (user deletion racing this read).
+        if (!handle) return errorReply(new DOMException('no file with this hash is available', 'NotFoundError'));
+        return { ok: true, value: { size: step.size }, file: await handle.getFile() };
+      }
+      case 'open-temp': {
+        const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
+        temps.set(step.session, { handle, writable: await handle.createWritable() });
+        return { ok: true, value: { session: step.session } };
+      }
+      case 'write-blob':
+        await store.pumpBlob(caller, step.session, blob, temps.get(step.session).writable, step.at);
+        return { ok: true, value: {} };
+      case 'truncate':
+        await temps.get(step.session).writable.truncate(step.size);
+        return { ok: true, value: {} };
+      case 'full-hash': {
+        const file = await (await closeTemp(step.session)).getFile();
+        await store.pumpBlob(caller, step.session, file, undefined, 0);
+        return perform(nextStep(caller, message, blob), caller, message, blob);
+      }
+      case 'commit':
+        return serialized(async () => {
+          const handle = await closeTemp(step.session);
+          if (store.isStored(step.hash)) await removeQuietly(await tmpDir(), step.session);
+          else await handle.move(await blobsDir(), step.hash);
+          temps.delete(step.session);
+          const value = JSON.parse(store.commit(caller, step.session, Date.now()));
+          // Acknowledged only once durable.
+          await saveChanges(store.drainChanges());
+          return { ok: true, value };
+        });
+      case 'discard':
+        await discardTemp(step.session);
+        return { ok: true, value: {} };
+      default:
+        throw new Error(`unknown step ${step.do}`);
+    }
+  }
+
+  const nextStep = (caller, message, blob) =>
+    JSON.parse(store.pageRequest(caller, message.request, blob?.size, Date.now()));
+
+  /** Handles one relayed message `{request: string, data?: Blob}` from `caller`. */
+  async function handle(message, caller) {
+    // Only these two fields are read; their validation is the engine's.
+    const request = typeof message?.request === 'string' ? message.request : '';
+    const blob = message?.data instanceof Blob ? message.data : undefined;
+    const normalized = { request };
+    let step;
+    try {
+      step = nextStep(caller, normalized, blob);
+      const reply = await perform(step, caller, normalized, blob);
+      await saveChanges(store.drainChanges());
+      return reply;
+    } catch (e) {
+      // A failed step ends its session (the engine already forgot it, or
+      // forgets it now); its temporary file goes with it.
+      const session = step?.session;
+      if (session) {
+        store.dropSession(session);
+        await discardTemp(session).catch(() => {});
+      }
+      return errorReply(e);
+    }
+  }
+
+  /** Drops sessions idle for too long, with their temporary files. */
+  async function expireIdle() {
+    for (const session of JSON.parse(store.expireIdle(Date.now()))) await discardTemp(session);
+  }
+
+  return { handle, expireIdle };
+}

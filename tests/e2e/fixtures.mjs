@@ -1,0 +1,74 @@
+// Playwright fixtures: a fresh Chromium profile with the extension loaded
+// from the repository root, and one server answering for every *.test origin.
+import { test as base, expect, chromium } from '@playwright/test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './server.mjs';
+
+export const REPO_ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+
+/** Hosts treated as secure contexts; anything else on http is insecure. */
+export const SECURE_HOSTS = ['a.test', 'sub.a.test', 'b.test', 'c.test'];
+
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--host-resolver-rules=MAP *.test 127.0.0.1',
+];
+
+/** Launches Chromium on `userDataDir`, with the extension unless `extension` is false. */
+export async function launchBrowser(userDataDir, server, { extension = true } = {}) {
+  const secure = SECURE_HOSTS.map((h) => server.origin(h)).join(',');
+  const args = [...CHROMIUM_FLAGS, `--unsafely-treat-insecure-origin-as-secure=${secure}`];
+  if (extension) args.push(`--disable-extensions-except=${REPO_ROOT}`, `--load-extension=${REPO_ROOT}`);
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: false,
+    args,
+    ignoreDefaultArgs: ['--disable-extensions'],
+  });
+}
+
+export const test = base.extend({
+  server: [
+    async ({}, use) => {
+      const server = await startServer();
+      await use(server);
+      await server.close();
+    },
+    { scope: 'worker' },
+  ],
+  userDataDir: async ({}, use) => {
+    const dir = await mkdtemp(join(tmpdir(), 'cos-profile-'));
+    await use(dir);
+    await rm(dir, { recursive: true, force: true });
+  },
+  context: async ({ server, userDataDir }, use) => {
+    const context = await launchBrowser(userDataDir, server);
+    await use(context);
+    await context.close();
+  },
+  /** The extension's service worker (waits for it to start). */
+  serviceWorker: async ({ context }, use) => {
+    const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+    await use(sw);
+  },
+  /** Opens the test page on `host` (e.g. 'a.test'). */
+  openPage: async ({ context, server }, use) => {
+    await use(async (host, path = '/page.html') => {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.log(`[${host}] page error: ${e.message}`));
+      await page.goto(server.origin(host) + path);
+      return page;
+    });
+  },
+});
+
+export { expect };

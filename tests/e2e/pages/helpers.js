@@ -1,0 +1,44 @@
+// In-page helpers for the end-to-end tests. They use only the public API, as
+// a web app would.
+const cos = () => navigator.crossOriginStorage;
+
+async function sha256Hex(data) {
+  const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const hashOf = (value) => ({ algorithm: 'SHA-256', value });
+
+/** Deterministic bytes (same formula as tests/e2e/server.mjs). */
+function patternBytes(size, seed = 0) {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 255;
+  return out;
+}
+
+/** Stores `bytes` under its own hash (or `declared`) with `options`; returns the hex hash. */
+async function storeBytes(bytes, options = {}, declared) {
+  const value = declared ?? (await sha256Hex(bytes));
+  const handle = await cos().getFileHandle(hashOf(value), { create: true, ...options });
+  const writable = await handle.createWritable();
+  await writable.write(bytes);
+  await writable.close();
+  return value;
+}
+
+/** Reads the file for `value`; returns its hex hash and size, recomputed from the bytes received. */
+async function readBack(value) {
+  const handle = await cos().getFileHandle(hashOf(value));
+  const file = await handle.getFile();
+  return { size: file.size, hash: await sha256Hex(file), name: file.name };
+}
+
+/** Runs `fn`, returning {name, message} of what it threw, or {ok: value}. */
+async function outcome(fn) {
+  try {
+    return { ok: await fn() };
+  } catch (e) {
+    return { name: e.name, message: e.message };
+  }
+}

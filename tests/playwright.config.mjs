@@ -1,0 +1,12 @@
+import { defineConfig } from '@playwright/test';
+
+export default defineConfig({
+  testDir: './e2e',
+  outputDir: '../test-results',
+  // Each test launches its own Chromium with a fresh profile; two at a time fit 2 cores.
+  workers: process.env.CI ? 2 : undefined,
+  fullyParallel: true,
+  timeout: 60_000,
+  reporter: [['list']],
+  forbidOnly: !!process.env.CI,
+});
