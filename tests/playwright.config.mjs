@@ -7,6 +7,6 @@ export default defineConfig({
   workers: process.env.CI ? 2 : undefined,
   fullyParallel: true,
   timeout: 60_000,
-  reporter: [['list']],
+  reporter: [['list'], ['json', { outputFile: '../test-results/e2e.json' }]],
   forbidOnly: !!process.env.CI,
 });

@@ -1,9 +1,11 @@
 // Isolated-world relay between this frame's page API (api.js, MAIN world) and
-// the service worker. It adds nothing and checks nothing the worker relies
-// on: the worker learns the caller's origin from the browser, per frame.
+// the service worker. It interprets nothing: the worker validates every
+// request and learns the caller's origin from the browser, per frame.
 'use strict';
 
-window.addEventListener('message', (event) => {
+// The API is [SecureContext]: on an insecure page a network attacker could
+// inject script, so the relay does not even listen there.
+if (globalThis.isSecureContext) window.addEventListener('message', (event) => {
   // Only this frame's own window may connect. A message from another frame
   // (event.source is that frame) must never borrow this frame's origin.
   if (event.source !== window || event.data?.type !== 'cross-origin-storage:connect') return;

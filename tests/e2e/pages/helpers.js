@@ -42,3 +42,27 @@ async function outcome(fn) {
     return { name: e.name, message: e.message };
   }
 }
+
+/**
+ * Speaks the bridge protocol directly, as any script on a page can: posts a
+ * connect message to `target` (this window by default) and returns a function
+ * sending raw requests. Replies are summarised (a File cannot leave the page).
+ */
+function rawChannel(target = window) {
+  const { port1, port2 } = new MessageChannel();
+  target.postMessage({ type: 'cross-origin-storage:connect' }, '*', [port2]);
+  port1.start();
+  let nextId = 0;
+  return (request, data, timeoutMs = 3000) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => resolve({ timeout: true }), timeoutMs);
+      port1.addEventListener('message', function onReply({ data: reply }) {
+        if (reply?.id !== id) return;
+        clearTimeout(timer);
+        port1.removeEventListener('message', onReply);
+        resolve({ ok: reply.ok, error: reply.error, value: reply.value, fileSize: reply.file?.size });
+      });
+      port1.postMessage({ id, request: typeof request === 'string' ? request : JSON.stringify(request), data });
+    });
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// The "real Transformers.js on two origins" scenario, shared by scripts/demo (which runs this
+// file and prints a table) and tests/e2e/demo.spec.mjs (which imports runScenario).
+//
+// One Chromium profile visits the demo app on origin A (http://localhost:PA), then on origin B
+// (http://127.0.0.1:PB), a different site. Model files and the ONNX Runtime come from the local
+// hub (scripts/hub/server.mjs), which counts the bytes it serves per requesting origin. With the
+// extension, B should find the weights and the ORT .wasm in cross-origin storage.
+//
+// Usage: node scripts/demo-app/scenario.mjs [--headed] [--no-extension] [--legacy]
+//                                           [--dtype q8|fp32] [--ort lfs|plain]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from '@playwright/test';
+import { CHROMIUM_FLAGS, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
+import { startHub } from '../hub/server.mjs';
+import { startApp } from './server.mjs';
+
+/** Model weights and ONNX Runtime binaries: what COS must spare origin B (LFS pointers under /raw/ are not). */
+export const isHeavy = (request) => /\.(onnx|wasm)$/.test(request.path) && !request.path.includes('/raw/');
+
+// Runs in the page before its scripts. Observes navigator.crossOriginStorage from outside the
+// extension: a hit is a read-mode request that resolved with a handle (for the plural legacy call,
+// one per hash), a miss one that rejected; a store is a writable that closed successfully.
+// `pending` counts calls still in flight, so the driver can wait for background stores to finish.
+function observeCrossOriginStorage() {
+  const cos = (window.__cos = { hits: 0, hitBytes: 0, misses: 0, stores: 0, storeErrors: [], pending: 0, calls: 0 });
+  const track = async (promise) => {
+    cos.pending++;
+    try {
+      return await promise;
+    } finally {
+      cos.pending--;
+    }
+  };
+  const observeHandle = (handle, create) => {
+    if (!create) {
+      const getFile = handle.getFile;
+      handle.getFile = () => track(getFile.call(handle)).then((file) => ((cos.hitBytes += file.size), file));
+      return;
+    }
+    const createWritable = handle.createWritable;
+    handle.createWritable = async (...args) => {
+      const writable = await track(createWritable.apply(handle, args));
+      const close = writable.close;
+      writable.close = () =>
+        track(close.call(writable)).then(
+          () => void cos.stores++,
+          (err) => {
+            cos.storeErrors.push(`${err.name}: ${err.message}`);
+            throw err;
+          },
+        );
+      return writable;
+    };
+  };
+  const wrap = () => {
+    const proto = globalThis.CrossOriginStorageManager?.prototype;
+    if (!proto || Object.hasOwn(proto, '__observed')) return;
+    Object.defineProperty(proto, '__observed', { value: true });
+    for (const name of ['getFileHandle', 'requestFileHandle', 'requestFileHandles']) {
+      const method = proto[name];
+      if (typeof method !== 'function') continue;
+      proto[name] = function (hash, options) {
+        const create = Boolean(options?.create);
+        const plural = name === 'requestFileHandles';
+        cos.calls++;
+        return track(method.call(this, hash, options)).then(
+          (result) => {
+            const handles = plural ? result : [result];
+            if (!create) cos.hits += handles.length;
+            handles.forEach((h) => observeHandle(h, create));
+            return result;
+          },
+          (err) => {
+            if (!create) cos.misses += plural ? hash.length : 1;
+            throw err;
+          },
+        );
+      };
+    }
+  };
+  // The extension's document_start script and this one both run before page scripts, in no
+  // guaranteed order; the document turns "interactive" before module scripts (app.js) execute.
+  wrap();
+  document.addEventListener('readystatechange', wrap);
+}
+
+/** Starts the hub and the app on two origins that are different sites. */
+export async function startServers() {
+  const hub = await startHub({ port: 0 });
+  const apps = [await startApp({ port: 0 }), await startApp({ port: 0 })];
+  return {
+    hub,
+    origins: [`http://localhost:${apps[0].port}`, `http://127.0.0.1:${apps[1].port}`],
+    close: () => Promise.all([hub.close(), ...apps.map((a) => a.close())]),
+  };
+}
+
+/** Debian's Chromium on a fresh profile, with or without the unpacked extension. */
+export function launch(userDataDir, { extension = true, headed = false } = {}) {
+  const args = CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new'));
+  if (extension) args.push(`--disable-extensions-except=${REPO_ROOT}`, `--load-extension=${REPO_ROOT}`);
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: false,
+    args,
+    ignoreDefaultArgs: ['--disable-extensions'],
+  });
+}
+
+/** Waits until no COS call has been in flight or started for `quietMs` (stores run after the result). */
+async function settle(page, quietMs = 1500, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    const now = await page.evaluate(() => `${window.__cos.pending}/${window.__cos.calls}`);
+    if (now !== last || !now.startsWith('0/')) [last, since] = [now, Date.now()];
+    else if (Date.now() - since >= quietMs) return;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`COS calls still in flight after ${timeoutMs} ms`);
+}
+
+/** Loads the app on `origin`, waits for its result and for its background stores. */
+async function visit(context, origin, hubUrl, { dtype, ort, legacy }) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const query = new URLSearchParams({ hub: hubUrl, dtype, ort, ...(legacy ? { tjs: 'legacy' } : {}) });
+  await page.goto(`${origin}/?${query}`);
+  await page.waitForFunction(() => window.demoResult, null, { timeout: 180_000 });
+  await settle(page);
+  const { result, cos } = await page.evaluate(() => ({ result: window.demoResult, cos: window.__cos }));
+  await page.close();
+  return { result, cos, errors };
+}
+
+/**
+ * Runs the app on origin A, then on origin B, in one fresh profile. Returns one row per origin:
+ * {origin, result, cos, errors, hub: {bytes, heavyBytes, requests}} with the hub's view of that origin.
+ */
+export async function runScenario({ extension = true, headed = false, dtype = 'q8', ort = 'lfs', legacy = false } = {}) {
+  const servers = await startServers();
+  const profile = await mkdtemp(path.join(tmpdir(), 'cos-demo-'));
+  const context = await launch(profile, { extension, headed });
+  try {
+    await context.addInitScript(observeCrossOriginStorage);
+    const rows = [];
+    for (const origin of servers.origins) {
+      rows.push({ origin, ...(await visit(context, origin, servers.hub.url, { dtype, ort, legacy })) });
+    }
+    const stats = servers.hub.stats().byOrigin;
+    for (const row of rows) {
+      const requests = stats[row.origin]?.requests ?? [];
+      const sum = (list) => list.reduce((n, r) => n + r.bytes, 0);
+      row.hub = { bytes: sum(requests), heavyBytes: sum(requests.filter(isHeavy)), requests };
+    }
+    return rows;
+  } finally {
+    await context.close();
+    await servers.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+/** Paraphrase pairs vs unrelated pairs: [lowest paraphrase score, highest unrelated score]. */
+export function similarityRange(result) {
+  const scores = (kind) => result.similarities.filter((s) => s.kind === kind).map((s) => s.score);
+  return [Math.min(...scores('paraphrase')), Math.max(...scores('unrelated'))];
+}
+
+/** Largest absolute difference between two results' embeddings (the first dims the app publishes). */
+export function maxEmbeddingDiff(a, b) {
+  const x = a.embeddings.flat();
+  const y = b.embeddings.flat();
+  if (x.length !== y.length) return Infinity;
+  return Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+}
+
+const MB = (n) => `${(n / 1e6).toFixed(1)} MB`;
+
+function printReport(rows) {
+  console.log('\n| origin | model + wasm bytes from the hub | COS hits | time to first result | result |');
+  console.log('|---|---|---|---|---|');
+  for (const { origin, result, cos, hub } of rows) {
+    const hits = cos.calls ? `${cos.hits} (${MB(cos.hitBytes)}), ${cos.misses} misses, ${cos.stores} stores` : 'API absent';
+    const outcome = result.ok
+      ? (([p, u]) => `paraphrase ≥ ${p.toFixed(2)}, unrelated ≤ ${u.toFixed(2)}`)(similarityRange(result))
+      : `FAILED: ${result.error.split('\n')[0]}`;
+    const time = result.ok ? `${result.timeToFirstResultMs} ms` : '-';
+    console.log(`| ${origin} | ${hub.heavyBytes} (${MB(hub.heavyBytes)}) | ${hits} | ${time} | ${outcome} |`);
+  }
+  const [a, b] = rows;
+  console.log(`\nRequests still served to ${b.origin} (${b.hub.bytes} bytes in all):`);
+  for (const r of b.hub.requests) {
+    console.log(`  ${r.status} ${r.method} ${r.path}${r.range ? ` [${r.range}]` : ''}  ${r.bytes} B${isHeavy(r) ? '  <- weights/wasm' : ''}`);
+  }
+  console.log(`\nBytes saved on ${b.origin}: ${a.hub.bytes - b.hub.bytes} of ${a.hub.bytes} ` +
+    `(model + wasm: ${a.hub.heavyBytes - b.hub.heavyBytes} of ${a.hub.heavyBytes})`);
+  if (a.result.ok && b.result.ok) console.log(`Max |embedding A - embedding B|: ${maxEmbeddingDiff(a.result, b.result)}`);
+  for (const { origin, errors, cos } of rows) {
+    for (const e of [...errors, ...cos.storeErrors]) console.log(`  ${origin}: ${e}`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const argv = process.argv.slice(2);
+  const option = (name, fallback) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
+  let headed = argv.includes('--headed');
+  if (headed && !process.env.DISPLAY) {
+    console.warn('--headed: no DISPLAY, running headless');
+    headed = false;
+  }
+  const options = {
+    headed,
+    extension: !argv.includes('--no-extension'),
+    legacy: argv.includes('--legacy'),
+    dtype: option('dtype', 'q8'),
+    ort: option('ort', 'lfs'),
+  };
+  console.log(`Scenario: ${JSON.stringify(options)}`);
+  const rows = await runScenario(options);
+  printReport(rows);
+  const failures = [
+    ...rows.filter((r) => !r.result.ok).map((r) => `${r.origin}: the app failed`),
+    ...(options.extension && rows[1].hub.heavyBytes > 0
+      ? [`${rows[1].origin} downloaded ${rows[1].hub.heavyBytes} bytes of model weights / ORT wasm`]
+      : []),
+  ];
+  console.log(failures.length ? `\nFAIL\n  ${failures.join('\n  ')}` : '\nOK: origin B downloaded no model weights and no ORT wasm');
+  process.exit(failures.length ? 1 : 0);
+}
