@@ -1,6 +1,7 @@
 // Demo page: embeds sentence pairs with the real Transformers.js and shows their similarity.
 // Query parameters: hub=<base URL of scripts/hub/server.mjs> (required), dtype=q8|fp32 (default q8),
-// ort=plain|lfs (default plain): where the ONNX Runtime files come from, see below.
+// ort=plain|lfs (default plain): where the ONNX Runtime files come from, see below;
+// tjs=legacy: Transformers.js 4.2 (plural requestFileHandles) instead of 4.3.
 // For automation the outcome is published as window.demoResult once done.
 const t0 = performance.now(); // measured before Transformers.js itself is loaded
 
@@ -22,7 +23,8 @@ async function run() {
   const dtype = params.get('dtype') ?? 'q8';
 
   // The bundled build (ONNX Runtime Web included), so no import map or bundler is needed.
-  const { pipeline, env } = await import('/vendor/transformers/transformers.js');
+  const vendor = params.get('tjs') === 'legacy' ? 'transformers-legacy' : 'transformers';
+  const { pipeline, env } = await import(`/vendor/${vendor}/transformers.js`);
   env.allowLocalModels = false;
   env.remoteHost = `${hub}/`;
   // Progressive enhancement: used only when the browser (or our extension) provides the API.
@@ -60,7 +62,7 @@ async function run() {
   status.textContent = `Done in ${timeToFirstResultMs} ms (dtype ${dtype}).`;
 
   return {
-    ok: true, dtype, timeToFirstResultMs, similarities, cosPresent,
+    ok: true, dtype, timeToFirstResultMs, similarities, cosPresent, transformers: env.version,
     embeddings: vectors.map((v) => v.slice(0, 8)),
   };
 }

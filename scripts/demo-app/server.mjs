@@ -2,6 +2,7 @@
 // Static server for the demo app (no dependencies).
 //   /                     -> scripts/demo-app/ (or --root DIR)
 //   /vendor/transformers/ -> node_modules/@huggingface/transformers/dist/
+//   /vendor/transformers-legacy/ -> node_modules/transformers-legacy/dist/ (4.2)
 // Usage: node scripts/demo-app/server.mjs [--port N] [--host H] [--root DIR]   (env APP_PORT)
 // Port 0 picks a free one; the URL is printed as one JSON line: {"app":"http://127.0.0.1:PORT"}.
 import { createServer } from 'node:http';
@@ -11,7 +12,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const VENDOR = path.resolve(HERE, '../../node_modules/@huggingface/transformers/dist');
+// Transformers.js 4.3 (default) and 4.2 (npm alias transformers-legacy, for the plural requestFileHandles).
+const VENDOR = {
+  '/vendor/transformers/': path.resolve(HERE, '../../node_modules/@huggingface/transformers/dist'),
+  '/vendor/transformers-legacy/': path.resolve(HERE, '../../node_modules/transformers-legacy/dist'),
+};
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -21,8 +26,9 @@ const TYPES = {
 
 /** Maps a URL path to a file under one of the served folders, or null. */
 function resolveFile(root, pathname) {
-  const [dir, rel] = pathname.startsWith('/vendor/transformers/')
-    ? [VENDOR, pathname.slice('/vendor/transformers/'.length)]
+  const prefix = Object.keys(VENDOR).find((p) => pathname.startsWith(p));
+  const [dir, rel] = prefix
+    ? [VENDOR[prefix], pathname.slice(prefix.length)]
     : [root, pathname.endsWith('/') ? `${pathname}index.html` : pathname];
   const full = path.resolve(dir, `.${path.posix.sep}${rel}`);
   return full.startsWith(path.resolve(dir) + path.sep) ? full : null;

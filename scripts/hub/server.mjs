@@ -64,7 +64,8 @@ function requesterOrigin(req) {
   }
 }
 
-export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.1', log = false } = {}) {
+// ortDir: another onnxruntime-web/dist (an older Transformers.js bundles an older ORT, whose .wasm must match it).
+export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.1', log = false, ortDir = ORT_DIR } = {}) {
   let stats = { byOrigin: {} };
   const shaCache = new Map(); // file -> Promise<hex>, keyed with mtime+size so a rebuild is noticed
 
@@ -154,13 +155,13 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
     try { rel = decodeURIComponent(pathname); } catch { /* malformed escape: 404 below */ }
     const ort = rel && /^\/ort\/([^/]+)$/.exec(rel);
     if (ort) {
-      const file = inside(ORT_DIR, ort[1]);
+      const file = inside(ortDir, ort[1]);
       const info = file && await fileInfo(file);
       return info ? sendFile(req, res, pathname, file, info) : notFound(req, res, pathname);
     }
     // /<owner>/<name>/(resolve|raw)/<revision>/<file path>; only "main" exists here.
     const hub = rel && /^\/([^/]+\/[^/]+)\/(resolve|raw)\/main\/(.+)$/.exec(rel);
-    const file = hub && (hub[1] === ORT_REPO ? inside(ORT_DIR, hub[3]) : inside(root, path.join(hub[1], hub[3])));
+    const file = hub && (hub[1] === ORT_REPO ? inside(ortDir, hub[3]) : inside(root, path.join(hub[1], hub[3])));
     const info = file && await fileInfo(file);
     if (!info) return notFound(req, res, pathname);
 
