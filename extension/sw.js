@@ -7,20 +7,30 @@
 
 import init, { Store } from './pkg/cos_wasm.js';
 import { blobsDir, clearTmp, listNames, removeQuietly } from './worker/opfs.js';
-import { loadEntries, saveChanges } from './worker/persist.js';
+import { loadPersisted, saveChanges } from './worker/persist.js';
 import { createPageTier } from './worker/page-tier.js';
+import { createExtensionTier } from './worker/extension-tier.js';
+import { errorReply } from './worker/reply.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
+
+/** Share of the disk space the browser grants the extension used when the user set no budget. */
+const DEFAULT_BUDGET_SHARE = 0.5;
+
+const bundled = (name) => fetch(chrome.runtime.getURL(`extension/pkg/${name}`)).then((r) => r.text());
 
 const ready = start();
 
 async function start() {
-  const [, psl] = await Promise.all([
+  const [, psl, phl, estimate] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
-    fetch(chrome.runtime.getURL('extension/pkg/public_suffix_list.dat')).then((r) => r.text()),
+    bundled('public_suffix_list.dat'),
+    bundled('public_hash_list.txt'),
+    navigator.storage.estimate(),
   ]);
-  const store = new Store(psl, crypto.randomUUID());
-  const skipped = store.restore(JSON.stringify(await loadEntries()));
+  const store = new Store(psl, phl, crypto.randomUUID());
+  store.setDefaultBudget(Math.floor(estimate.quota * DEFAULT_BUDGET_SHARE));
+  const skipped = store.restore(JSON.stringify(await loadPersisted()));
   if (skipped) console.warn(`ignored ${skipped} malformed index records`);
 
   // Make the index and the files agree before answering anyone: no write
@@ -33,13 +43,15 @@ async function start() {
   if (deleteFiles.length || droppedEntries) {
     console.warn(`reconciled: removed ${deleteFiles.length} orphaned files, ${droppedEntries} entries without bytes`);
   }
-  return { store, page: createPageTier(store) };
+  return { store, page: createPageTier(store), extension: createExtensionTier(store) };
 }
 
 /** Which trust tier a message comes from, judged only by what the browser reports. */
 function tierOf(sender) {
   if (sender.id !== chrome.runtime.id) return null;
-  if (sender.origin === EXTENSION_ORIGIN && !sender.tab) return 'extension';
+  // The extension's own pages (popup, settings; in a tab or not). No web page
+  // can have this origin, and none of our pages is web-accessible.
+  if (sender.origin === EXTENSION_ORIGIN && sender.url?.startsWith(`${EXTENSION_ORIGIN}/`)) return 'extension';
   // A content script in some frame of a tab; `origin` is that frame's origin
   // ("null" when opaque, which the engine refuses).
   if (sender.tab && typeof sender.origin === 'string') return 'page';
@@ -48,10 +60,10 @@ function tierOf(sender) {
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   const tier = tierOf(sender);
-  if (tier !== 'page') return false;
+  if (!tier) return false;
   ready
-    .then(({ page }) => page.handle(message, sender.origin))
-    .then(sendResponse, (e) => sendResponse({ ok: false, error: { name: 'UnknownError', message: String(e) } }))
+    .then((tiers) => (tier === 'page' ? tiers.page.handle(message, sender.origin) : tiers.extension.handle(message)))
+    .then(sendResponse, (e) => sendResponse(errorReply(e)))
     .finally(keepAliveWhileWriting);
   return true;
 });

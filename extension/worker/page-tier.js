@@ -5,22 +5,11 @@
 
 import { blobsDir, tmpDir, removeQuietly } from './opfs.js';
 import { saveChanges } from './persist.js';
+import { deleteStored, serialized } from './commit-queue.js';
+import { errorReply } from './reply.js';
 
 /** Open temporary files by session id: `{handle, writable}`; writable null once closed. */
 const temps = new Map();
-
-/** Commits run one at a time, so "is stored" and "file in place" never disagree. */
-let commitQueue = Promise.resolve();
-const serialized = (fn) => {
-  const run = commitQueue.then(fn);
-  commitQueue = run.catch(() => {});
-  return run;
-};
-
-const errorReply = (e) => ({
-  ok: false,
-  error: { name: e?.name || 'UnknownError', code: e?.code || 'io-error', message: String(e?.message ?? e) },
-});
 
 export function createPageTier(store) {
   async function discardTemp(session) {
@@ -69,7 +58,9 @@ export function createPageTier(store) {
       case 'commit':
         return serialized(async () => {
           const handle = await closeTemp(step.session);
-          if (store.isStored(step.hash)) await removeQuietly(await tmpDir(), step.session);
+          const { alreadyStored, evict } = JSON.parse(store.prepareCommit(caller, step.session, Date.now()));
+          if (evict.length) await deleteStored(store, evict);
+          if (alreadyStored) await removeQuietly(await tmpDir(), step.session);
           else await handle.move(await blobsDir(), step.hash);
           temps.delete(step.session);
           const value = JSON.parse(store.commit(caller, step.session, Date.now()));

@@ -3,12 +3,15 @@
 
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
-use crate::index::{Change, Entry, Index};
-use crate::message::{PageRequest, Step};
+use crate::index::{Changes, Entry, Index, Policy, Totals, Write};
+use crate::message::{AdminRequest, PageRequest, Step};
 use crate::origin::Origin;
+use crate::public_hash_list::PublicHashList;
 use crate::session::{CloseStep, WriteSession};
+use crate::settings::Settings;
 use crate::site::SiteRules;
 use crate::visibility::Visibility;
+use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -16,9 +19,16 @@ use std::collections::HashMap;
 pub const MAX_SESSIONS_PER_ORIGIN: usize = 64;
 /// A writable with no traffic for this long is dropped with its temporary file.
 pub const SESSION_IDLE_MS: u64 = 5 * 60 * 1000;
+/// Files used more recently than this are in use: never evicted to make room.
+pub const IN_USE_MS: u64 = 60 * 1000;
 
 pub struct Engine {
     sites: SiteRules,
+    public_hashes: PublicHashList,
+    settings: Settings,
+    settings_changed: bool,
+    /// Budget when the user set none; the worker derives it from the disk quota.
+    default_budget: u64,
     index: Index,
     sessions: HashMap<String, Open>,
     /// Random per worker start, so ids never repeat across restarts.
@@ -42,21 +52,75 @@ pub struct Reconciled {
     pub dropped_entries: usize,
 }
 
+/// How to make room for a verified file, decided before it is put in place.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    /// The bytes are stored already: drop the temporary file instead of moving it.
+    pub already_stored: bool,
+    /// Evicted to make room (already gone from the index): delete their files.
+    pub evict: Vec<ContentHash>,
+}
+
+/// Everything a restarted worker reloads, besides the entries.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Persisted {
+    pub entries: Vec<serde_json::Value>,
+    pub totals: Option<Totals>,
+    pub settings: Option<Settings>,
+}
+
+/// Everything to persist since the last drain.
+#[derive(Debug, Serialize)]
+pub struct Drained {
+    #[serde(flatten)]
+    pub index: Changes,
+    pub settings: Option<Settings>,
+}
+
 impl Engine {
-    pub fn new(sites: SiteRules, instance: &str) -> Self {
-        Self { sites, index: Index::default(), sessions: HashMap::new(), instance: instance.to_owned(), next_session: 0 }
+    pub fn new(sites: SiteRules, public_hashes: PublicHashList, instance: &str) -> Self {
+        Self {
+            sites,
+            public_hashes,
+            settings: Settings::default(),
+            settings_changed: false,
+            default_budget: u64::MAX,
+            index: Index::default(),
+            sessions: HashMap::new(),
+            instance: instance.to_owned(),
+            next_session: 0,
+        }
     }
 
-    /// Loads persisted entries; malformed ones are skipped and counted.
-    pub fn restore(&mut self, entries: &[serde_json::Value]) -> usize {
+    /// Loads what the worker persisted; malformed entries are skipped and counted.
+    pub fn restore(&mut self, persisted: Persisted) -> usize {
         let mut skipped = 0;
-        for value in entries {
-            match serde_json::from_value::<Entry>(value.clone()) {
+        for value in persisted.entries {
+            match serde_json::from_value::<Entry>(value) {
                 Ok(entry) => self.index.restore(entry),
                 Err(_) => skipped += 1,
             }
         }
+        self.index.restore_totals(persisted.totals.unwrap_or_default());
+        self.settings = persisted.settings.unwrap_or_default();
         skipped
+    }
+
+    pub fn set_default_budget(&mut self, bytes: u64) {
+        self.default_budget = bytes;
+    }
+
+    fn budget(&self) -> u64 {
+        self.settings.budget_bytes.unwrap_or(self.default_budget)
+    }
+
+    /// Disclosure lookup. Borrows fields, not `self`, so the index can be
+    /// mutated (miss counters) while the policy is borrowed.
+    fn lookup(&mut self, hash: &ContentHash, caller: &Origin) -> Option<&Entry> {
+        let strict = self.settings.strict_global.then_some(&self.public_hashes);
+        self.index.lookup(hash, caller, &Policy { sites: &self.sites, strict })
     }
 
     /// Matches the names in the blob directory against the index.
@@ -91,13 +155,13 @@ impl Engine {
                     // A create handle touches no stored state.
                     return Ok(Step::Reply { value: json!({ "hash": hash }) });
                 }
-                let entry = self.index.lookup(&hash, &caller, &self.sites).ok_or(CosError::NotFound)?;
+                let entry = self.lookup(&hash, &caller).ok_or(CosError::NotFound)?;
                 Ok(Step::Reply { value: json!({ "hash": hash, "size": entry.size }) })
             }
             PageRequest::Read { hash } => {
                 let hash = hash.parse()?;
-                let size = self.index.lookup(&hash, &caller, &self.sites).ok_or(CosError::NotFound)?.size;
-                self.index.touch(&hash, now_ms);
+                let size = self.lookup(&hash, &caller).ok_or(CosError::NotFound)?.size;
+                self.index.record_read(&hash, &caller, now_ms);
                 Ok(Step::ReadFile { hash, size })
             }
             PageRequest::WriteBegin { hash, origins } => {
@@ -117,7 +181,15 @@ impl Engine {
             }
             PageRequest::Write { session, position } => {
                 let size = blob_size.ok_or_else(|| CosError::InvalidMessage("write carries no data".into()))?;
-                let at = self.with_session(&caller, &session, now_ms, |s| s.plan_write(position, size))?;
+                let budget = self.budget();
+                let at = self.with_session(&caller, &session, now_ms, |s| {
+                    let at = s.plan_write(position, size)?;
+                    // Fail as soon as the file cannot fit, not after writing all of it.
+                    match s.size() > budget {
+                        true => Err(CosError::QuotaExceeded { needed: s.size(), budget }),
+                        false => Ok(at),
+                    }
+                })?;
                 Ok(Step::WriteBlob { session, at })
             }
             PageRequest::Seek { session, position } => {
@@ -154,6 +226,41 @@ impl Engine {
         self.with_session(&caller, session, now_ms, |s| s.feed(bytes))
     }
 
+    /// First half of a commit (the worker runs commits one at a time): says
+    /// whether the bytes are new, and makes room for them within the budget
+    /// by evicting the least recently used files not in use. If they cannot
+    /// fit, nothing is evicted and the session ends with `QuotaExceeded`.
+    pub fn prepare_commit(&mut self, caller: &str, session: &str, now_ms: u64) -> Result<Placement> {
+        let caller = Origin::parse_caller(caller)?;
+        self.owned(&caller, session)?;
+        let open = &self.sessions[session];
+        let size = open.verified_size.ok_or_else(|| CosError::InvalidState("the file was not verified".into()))?;
+        if self.index.get(&open.session.hash).is_some() {
+            return Ok(Placement { already_stored: true, evict: Vec::new() });
+        }
+        let budget = self.budget();
+        let mut free = budget.saturating_sub(self.index.stored_bytes());
+        let mut candidates: Vec<&Entry> =
+            self.index.entries().filter(|e| now_ms.saturating_sub(e.last_used_ms) >= IN_USE_MS).collect();
+        candidates.sort_by_key(|e| e.last_used_ms);
+        let mut evict = Vec::new();
+        for e in candidates {
+            if free >= size {
+                break;
+            }
+            free += e.size;
+            evict.push(e.hash.clone());
+        }
+        if free < size {
+            self.sessions.remove(session);
+            return Err(CosError::QuotaExceeded { needed: size, budget });
+        }
+        for hash in &evict {
+            self.index.remove(hash);
+        }
+        Ok(Placement { already_stored: false, evict })
+    }
+
     /// Makes a verified session's bytes visible, after the worker put the file
     /// in place. Returns the reply for the page (console warnings included).
     pub fn commit(&mut self, caller: &str, session: &str, now_ms: u64) -> Result<serde_json::Value> {
@@ -162,18 +269,64 @@ impl Engine {
         let open = self.sessions.remove(session).ok_or(CosError::UnknownSession)?;
         let size = open.verified_size.ok_or_else(|| CosError::InvalidState("the file was not verified".into()))?;
         let s = open.session;
-        let warnings = self.index.record_write(&s.hash, size, &s.owner, &s.visibility, now_ms);
+        let write = Write { hash: &s.hash, size, storer: &s.owner, visibility: &s.visibility, kind: s.kind() };
+        let warnings = self.index.record_write(write, now_ms);
         Ok(json!({ "hash": s.hash, "size": size, "warnings": warnings }))
+    }
+
+    /// One request from the extension's own pages (the user).
+    pub fn admin_request(&mut self, json: &str) -> Result<Step> {
+        let delete = |engine: &mut Self, hashes: Vec<ContentHash>| {
+            for hash in &hashes {
+                engine.index.remove(hash);
+            }
+            let value = json!({ "deleted": hashes.len() });
+            Step::DeleteFiles { hashes, value }
+        };
+        Ok(match AdminRequest::decode(json)? {
+            AdminRequest::Summary => Step::Reply { value: self.summary() },
+            AdminRequest::Delete { hash } => {
+                let found = self.index.get(&hash).is_some();
+                delete(self, if found { vec![hash] } else { Vec::new() })
+            }
+            AdminRequest::DeleteSite { origin } => {
+                let origin = Origin::parse_listed(0, &origin)?;
+                let hashes = self
+                    .index
+                    .entries()
+                    .filter(|e| e.used_only_by_site_of(&origin, &self.sites))
+                    .map(|e| e.hash.clone())
+                    .collect();
+                delete(self, hashes)
+            }
+            AdminRequest::Clear => {
+                let hashes = self.index.hashes().cloned().collect();
+                delete(self, hashes)
+            }
+            AdminRequest::Settings { settings } => {
+                self.settings = settings;
+                self.settings_changed = true;
+                Step::Reply { value: self.summary() }
+            }
+        })
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        let entries: Vec<&Entry> = self.index.entries().collect();
+        json!({
+            "entries": entries,
+            "totals": self.index.totals(),
+            "storedBytes": self.index.stored_bytes(),
+            "budgetBytes": self.budget(),
+            "defaultBudgetBytes": self.default_budget,
+            "settings": self.settings,
+            "publicHashCount": self.public_hashes.len(),
+        })
     }
 
     /// Forgets a session whose I/O failed; its temporary file must go too.
     pub fn drop_session(&mut self, session: &str) -> bool {
         self.sessions.remove(session).is_some()
-    }
-
-    /// Whether verified bytes with this hash are already in place.
-    pub fn is_stored(&self, hash: &str) -> bool {
-        ContentHash::from_hex(hash).is_ok_and(|h| self.index.get(&h).is_some())
     }
 
     pub fn has_session(&self, session: &str) -> bool {
@@ -199,8 +352,9 @@ impl Engine {
         self.sessions.len()
     }
 
-    pub fn drain_changes(&mut self) -> Vec<Change> {
-        self.index.drain_changes()
+    pub fn drain_changes(&mut self) -> Drained {
+        let settings = std::mem::take(&mut self.settings_changed).then(|| self.settings.clone());
+        Drained { index: self.index.drain_changes(), settings }
     }
 
     pub fn index(&self) -> &Index {

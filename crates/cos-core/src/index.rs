@@ -6,10 +6,21 @@
 
 use crate::hash::ContentHash;
 use crate::origin::Origin;
+use crate::public_hash_list::PublicHashList;
 use crate::site::SiteRules;
 use crate::visibility::{Visibility, MAX_LISTED_ORIGINS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Readers remembered per entry (for the popup); the least recent is forgotten first.
+pub const MAX_USERS_PER_ENTRY: usize = 256;
+
+/// What decides disclosure besides the entry itself.
+pub struct Policy<'a> {
+    pub sites: &'a SiteRules,
+    /// Strict privacy: global entries reach other sites only if listed here.
+    pub strict: Option<&'a PublicHashList>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,6 +35,35 @@ pub struct Entry {
     pub listed: BTreeSet<Origin>,
     pub created_ms: u64,
     pub last_used_ms: u64,
+    /// What the bytes look like (`sniff::kind_of`), for people only.
+    #[serde(default)]
+    pub kind: String,
+    /// Origins that read the file, with when they last did.
+    #[serde(default)]
+    pub users: BTreeMap<Origin, u64>,
+    /// Reads by origins that had not stored the file: downloads avoided.
+    #[serde(default)]
+    pub hits: u64,
+    #[serde(default)]
+    pub saved_bytes: u64,
+}
+
+/// Store-wide counters for the popup.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Totals {
+    pub hits: u64,
+    pub misses: u64,
+    pub saved_bytes: u64,
+}
+
+/// A verified write, as `Index::record_write` takes it.
+pub struct Write<'a> {
+    pub hash: &'a ContentHash,
+    pub size: u64,
+    pub storer: &'a Origin,
+    pub visibility: &'a Visibility,
+    pub kind: &'static str,
 }
 
 /// One persisted change: the entry as it now is, or `None` if it is gone.
@@ -33,19 +73,49 @@ pub struct Change {
     pub entry: Option<Entry>,
 }
 
+/// Everything to persist since the last drain.
+#[derive(Debug, Default, Serialize)]
+pub struct Changes {
+    pub entries: Vec<Change>,
+    pub totals: Option<Totals>,
+}
+
 #[derive(Debug, Default)]
 pub struct Index {
     entries: BTreeMap<ContentHash, Entry>,
     changed: BTreeSet<ContentHash>,
+    totals: Totals,
+    totals_changed: bool,
 }
 
 impl Entry {
-    /// The disclosure rule: storer, same-site with a storer, listed, or global.
-    pub fn is_disclosed_to(&self, caller: &Origin, sites: &SiteRules) -> bool {
+    /// The disclosure rule: storer, same-site with a storer, listed, or
+    /// global (under strict privacy, global only for Public Hash List files).
+    pub fn is_disclosed_to(&self, caller: &Origin, policy: &Policy) -> bool {
         self.storers.contains(caller)
-            || self.storers.iter().any(|s| sites.same_site(s, caller))
+            || self.storers.iter().any(|s| policy.sites.same_site(s, caller))
             || self.listed.contains(caller)
-            || self.global
+            || (self.global && policy.strict.is_none_or(|list| list.contains(&self.hash)))
+    }
+
+    /// Whether every origin that stored or read this file is same-site with `origin`.
+    pub fn used_only_by_site_of(&self, origin: &Origin, sites: &SiteRules) -> bool {
+        self.storers.iter().chain(self.users.keys()).all(|o| sites.same_site(o, origin))
+    }
+
+    fn record_read(&mut self, reader: &Origin, now_ms: u64) -> bool {
+        self.last_used_ms = now_ms;
+        self.users.insert(reader.clone(), now_ms);
+        if self.users.len() > MAX_USERS_PER_ENTRY {
+            let oldest = self.users.iter().min_by_key(|(_, t)| **t).map(|(o, _)| o.clone());
+            oldest.map(|o| self.users.remove(&o));
+        }
+        let hit = !self.storers.contains(reader);
+        if hit {
+            self.hits += 1;
+            self.saved_bytes += self.size;
+        }
+        hit
     }
 
     /// Records a verified write by `storer` and widens visibility; returns
@@ -91,27 +161,45 @@ impl Index {
         self.entries.get(hash)
     }
 
-    /// The entry if `caller` may see it. Missing and hidden are the same `None`.
-    pub fn lookup(&self, hash: &ContentHash, caller: &Origin, sites: &SiteRules) -> Option<&Entry> {
-        self.entries.get(hash).filter(|e| e.is_disclosed_to(caller, sites))
+    /// The entry if `caller` may see it. Missing and hidden are the same
+    /// `None`, and both count as a miss.
+    pub fn lookup(&mut self, hash: &ContentHash, caller: &Origin, policy: &Policy) -> Option<&Entry> {
+        let found = self.entries.get(hash).filter(|e| e.is_disclosed_to(caller, policy));
+        if found.is_none() {
+            self.totals.misses += 1;
+            self.totals_changed = true;
+        }
+        found
     }
 
-    pub fn touch(&mut self, hash: &ContentHash, now_ms: u64) {
+    /// Records that `reader` was served the file.
+    pub fn record_read(&mut self, hash: &ContentHash, reader: &Origin, now_ms: u64) {
         if let Some(e) = self.entries.get_mut(hash) {
-            e.last_used_ms = now_ms;
+            if e.record_read(reader, now_ms) {
+                self.totals.hits += 1;
+                self.totals.saved_bytes += e.size;
+                self.totals_changed = true;
+            }
             self.changed.insert(hash.clone());
         }
     }
 
+    pub fn restore_totals(&mut self, totals: Totals) {
+        self.totals = totals;
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Bytes of all stored files.
+    pub fn stored_bytes(&self) -> u64 {
+        self.entries.values().map(|e| e.size).sum()
+    }
+
     /// Adds or widens the entry after its bytes were verified.
-    pub fn record_write(
-        &mut self,
-        hash: &ContentHash,
-        size: u64,
-        storer: &Origin,
-        visibility: &Visibility,
-        now_ms: u64,
-    ) -> Vec<String> {
+    pub fn record_write(&mut self, write: Write, now_ms: u64) -> Vec<String> {
+        let Write { hash, size, storer, visibility, kind } = write;
         let entry = self.entries.entry(hash.clone()).or_insert_with(|| Entry {
             hash: hash.clone(),
             size,
@@ -120,6 +208,10 @@ impl Index {
             listed: BTreeSet::new(),
             created_ms: now_ms,
             last_used_ms: now_ms,
+            kind: kind.to_owned(),
+            users: BTreeMap::new(),
+            hits: 0,
+            saved_bytes: 0,
         });
         entry.last_used_ms = now_ms;
         self.changed.insert(hash.clone());
@@ -147,11 +239,13 @@ impl Index {
         self.entries.values()
     }
 
-    pub fn drain_changes(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.changed)
+    pub fn drain_changes(&mut self) -> Changes {
+        let entries = std::mem::take(&mut self.changed)
             .into_iter()
             .map(|hash| Change { entry: self.entries.get(&hash).cloned(), hash })
-            .collect()
+            .collect();
+        let totals = std::mem::take(&mut self.totals_changed).then(|| self.totals.clone());
+        Changes { entries, totals }
     }
 }
 
@@ -169,10 +263,19 @@ mod tests {
         SiteRules::parse("com\nco.uk\n")
     }
 
+    fn lax(sites: &SiteRules) -> Policy<'_> {
+        Policy { sites, strict: None }
+    }
+
+    fn write(index: &mut Index, hash: &ContentHash, storer: &str, visibility: &Visibility, now: u64) -> Vec<String> {
+        let storer = o(storer);
+        index.record_write(Write { hash, size: 4, storer: &storer, visibility, kind: "binary" }, now)
+    }
+
     fn index_with(storer: &str, visibility: Visibility) -> (Index, ContentHash) {
         let mut index = Index::default();
         let hash = ContentHash::from_hex(H).unwrap();
-        index.record_write(&hash, 4, &o(storer), &visibility, 1);
+        write(&mut index, &hash, storer, &visibility, 1);
         (index, hash)
     }
 
@@ -191,8 +294,8 @@ mod tests {
         ];
         let s = sites();
         for (name, visibility) in tiers {
-            let (index, hash) = index_with(storer, visibility);
-            let sees = |caller: &str| index.lookup(&hash, &o(caller), &s).is_some();
+            let (mut index, hash) = index_with(storer, visibility);
+            let mut sees = |caller: &str| index.lookup(&hash, &o(caller), &lax(&s)).is_some();
             assert!(sees(storer), "{name}: storer");
             assert!(sees(same_site), "{name}: same-site");
             assert_eq!(sees(listed), name != "same-site", "{name}: listed");
@@ -203,25 +306,26 @@ mod tests {
 
     #[test]
     fn missing_and_hidden_are_both_none() {
-        let (index, hash) = index_with("https://a.test", Visibility::SameSite);
+        let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
         let s = sites();
         let other = ContentHash::from_hex(&H.replace('9', "8")).unwrap();
-        assert!(index.lookup(&hash, &o("https://b.test"), &s).is_none());
-        assert!(index.lookup(&other, &o("https://a.test"), &s).is_none());
+        assert!(index.lookup(&hash, &o("https://b.test"), &lax(&s)).is_none());
+        assert!(index.lookup(&other, &o("https://a.test"), &lax(&s)).is_none());
+        assert_eq!(index.totals().misses, 2);
     }
 
     #[test]
     fn visibility_only_widens() {
         let (mut index, hash) = index_with("https://a.test", Visibility::Global);
         let s = sites();
-        let w = index.record_write(&hash, 4, &o("https://b.test"), &Visibility::SameSite, 2);
+        let w = write(&mut index, &hash, "https://b.test", &Visibility::SameSite, 2);
         assert_eq!(w.len(), 1, "narrowing warns");
-        let w = index.record_write(&hash, 4, &o("https://c.test"), &Visibility::Listed(vec![o("https://d.test")]), 3);
+        let w = write(&mut index, &hash, "https://c.test", &Visibility::Listed(vec![o("https://d.test")]), 3);
         assert_eq!(w.len(), 1, "a list on a global entry warns");
         let e = index.get(&hash).unwrap();
         assert!(e.global, "still global");
         assert_eq!(e.storers.len(), 3);
-        assert!(index.lookup(&hash, &o("https://z.test"), &s).is_some());
+        assert!(index.lookup(&hash, &o("https://z.test"), &lax(&s)).is_some());
     }
 
     #[test]
@@ -229,7 +333,7 @@ mod tests {
         let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
         for batch in 0..3 {
             let list = (0..40).map(|i| o(&format!("https://o{batch}-{i}.test"))).collect();
-            let warnings = index.record_write(&hash, 4, &o("https://a.test"), &Visibility::Listed(list), 2);
+            let warnings = write(&mut index, &hash, "https://a.test", &Visibility::Listed(list), 2);
             assert_eq!(warnings.is_empty(), batch == 0, "batch {batch}: {warnings:?}");
         }
         let e = index.get(&hash).unwrap();
@@ -240,12 +344,12 @@ mod tests {
     #[test]
     fn changes_are_drained_once() {
         let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
-        let changes = index.drain_changes();
+        let changes = index.drain_changes().entries;
         assert_eq!(changes.len(), 1);
         assert!(changes[0].entry.is_some());
-        assert!(index.drain_changes().is_empty());
+        assert!(index.drain_changes().entries.is_empty());
         index.remove(&hash);
-        let changes = index.drain_changes();
+        let changes = index.drain_changes().entries;
         assert!(changes[0].entry.is_none());
     }
 
@@ -259,5 +363,72 @@ mod tests {
         // Stored data is re-validated on load: a tampered origin is rejected.
         let tampered = json.replace("https://b.test", "https://B.test/x");
         assert!(serde_json::from_str::<Entry>(&tampered).is_err());
+    }
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::*;
+
+    const H: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn o(s: &str) -> Origin {
+        Origin::parse(s).unwrap()
+    }
+
+    fn global_entry() -> (Index, ContentHash) {
+        let mut index = Index::default();
+        let hash = ContentHash::from_hex(H).unwrap();
+        let storer = o("https://a.test");
+        index.record_write(Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" }, 1);
+        index.drain_changes();
+        (index, hash)
+    }
+
+    #[test]
+    fn strict_privacy_limits_global_entries_to_the_public_hash_list() {
+        let sites = SiteRules::parse("test\n");
+        let (mut index, hash) = global_entry();
+        let empty = PublicHashList::default();
+        let listed = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{H}\n// ===END SHA-256===\n"));
+        let strict_unlisted = Policy { sites: &sites, strict: Some(&empty) };
+        assert!(index.lookup(&hash, &o("https://b.test"), &strict_unlisted).is_none(), "other site");
+        assert!(index.lookup(&hash, &o("https://x.a.test"), &strict_unlisted).is_some(), "same site still sees it");
+        let strict_listed = Policy { sites: &sites, strict: Some(&listed) };
+        assert!(index.lookup(&hash, &o("https://b.test"), &strict_listed).is_some());
+    }
+
+    #[test]
+    fn reads_by_non_storers_count_as_saved_downloads() {
+        let (mut index, hash) = global_entry();
+        index.record_read(&hash, &o("https://a.test"), 5);
+        index.record_read(&hash, &o("https://b.test"), 6);
+        index.record_read(&hash, &o("https://b.test"), 7);
+        let e = index.get(&hash).unwrap();
+        assert_eq!((e.hits, e.saved_bytes, e.last_used_ms), (2, 200, 7));
+        assert_eq!(e.users.len(), 2);
+        assert_eq!(index.totals(), &Totals { hits: 2, misses: 0, saved_bytes: 200 });
+        let changes = index.drain_changes();
+        assert_eq!(changes.totals.unwrap().saved_bytes, 200);
+    }
+
+    #[test]
+    fn remembered_users_are_bounded() {
+        let (mut index, hash) = global_entry();
+        for i in 0..(MAX_USERS_PER_ENTRY as u64 + 10) {
+            index.record_read(&hash, &o(&format!("https://u{i}.test")), 10 + i);
+        }
+        let e = index.get(&hash).unwrap();
+        assert_eq!(e.users.len(), MAX_USERS_PER_ENTRY);
+        assert!(!e.users.contains_key(&o("https://u0.test")), "the least recent reader is forgotten");
+    }
+
+    #[test]
+    fn used_only_by_a_site() {
+        let sites = SiteRules::parse("test\n");
+        let (mut index, hash) = global_entry();
+        assert!(index.get(&hash).unwrap().used_only_by_site_of(&o("https://sub.a.test"), &sites));
+        index.record_read(&hash, &o("https://b.test"), 2);
+        assert!(!index.get(&hash).unwrap().used_only_by_site_of(&o("https://a.test"), &sites));
     }
 }

@@ -8,8 +8,11 @@ pub mod hash;
 pub mod index;
 pub mod message;
 pub mod origin;
+pub mod public_hash_list;
 pub mod session;
+pub mod settings;
 pub mod site;
+pub mod sniff;
 pub mod verifier;
 pub mod visibility;
 

@@ -7,6 +7,7 @@
 
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
+use crate::settings::Settings;
 use crate::visibility::OriginsArg;
 use serde::{Deserialize, Serialize};
 
@@ -58,12 +59,36 @@ pub enum PageRequest {
     Abort { session: String },
 }
 
+/// Requests from the extension's own pages (popup, settings): the user's
+/// actions. Pages can never send these; the worker routes by sender.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AdminRequest {
+    /// Everything the popup shows.
+    Summary,
+    Delete { hash: ContentHash },
+    /// Delete every file that only origins of this site stored or used.
+    DeleteSite { origin: String },
+    Clear,
+    Settings { settings: Settings },
+}
+
+fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    if json.len() > MAX_REQUEST_BYTES {
+        return Err(CosError::InvalidMessage(format!("request is larger than {MAX_REQUEST_BYTES} bytes")));
+    }
+    serde_json::from_str(json).map_err(|e| CosError::InvalidMessage(e.to_string()))
+}
+
 impl PageRequest {
     pub fn decode(json: &str) -> Result<Self> {
-        if json.len() > MAX_REQUEST_BYTES {
-            return Err(CosError::InvalidMessage(format!("request is larger than {MAX_REQUEST_BYTES} bytes")));
-        }
-        serde_json::from_str(json).map_err(|e| CosError::InvalidMessage(e.to_string()))
+        decode(json)
+    }
+}
+
+impl AdminRequest {
+    pub fn decode(json: &str) -> Result<Self> {
+        decode(json)
     }
 }
 
@@ -89,6 +114,8 @@ pub enum Step {
     Commit { session: String, hash: ContentHash },
     /// Delete the session's temporary file; answer `{}`.
     Discard { session: String },
+    /// Persist the index, then delete these stored files; answer `value`.
+    DeleteFiles { hashes: Vec<ContentHash>, value: serde_json::Value },
 }
 
 #[cfg(test)]
@@ -115,6 +142,22 @@ mod tests {
         ];
         for json in cases {
             assert!(PageRequest::decode(&json).is_ok(), "{json}");
+        }
+    }
+
+    #[test]
+    fn admin_requests_are_strict_too() {
+        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary);
+        assert!(AdminRequest::decode(&format!(r#"{{"op":"delete","hash":"{H}"}}"#)).is_ok());
+        let ok = r#"{"op":"settings","settings":{"budgetBytes":null,"strictGlobal":true}}"#;
+        assert!(AdminRequest::decode(ok).is_ok());
+        for bad in [
+            r#"{"op":"delete","hash":"../../x"}"#,
+            r#"{"op":"settings","settings":{"budgetBytes":-1}}"#,
+            r#"{"op":"settings","settings":{"unknown":1}}"#,
+            r#"{"op":"read"}"#,
+        ] {
+            assert_eq!(AdminRequest::decode(bad).unwrap_err().code(), "invalid-message", "{bad}");
         }
     }
 

@@ -9,6 +9,7 @@
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::origin::Origin;
+use crate::sniff::{kind_of, SNIFF_BYTES};
 use crate::verifier::Verifier;
 use crate::visibility::Visibility;
 
@@ -26,7 +27,11 @@ pub struct WriteSession {
     in_order: bool,
     /// Bytes of the current planned write (or re-hash pass) not yet fed.
     pending: u64,
+    /// Where the next fed byte lands in the file.
+    feed_at: u64,
     rehashing: bool,
+    /// The file's first bytes, to label its kind.
+    prefix: [u8; SNIFF_BYTES],
 }
 
 /// What `close` needs the worker to do next.
@@ -49,8 +54,20 @@ impl WriteSession {
             verifier: Verifier::default(),
             in_order: true,
             pending: 0,
+            feed_at: 0,
             rehashing: false,
+            prefix: [0; SNIFF_BYTES],
         }
+    }
+
+    /// The file's size as written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A label for what the file is, from its first bytes.
+    pub fn kind(&self) -> &'static str {
+        kind_of(&self.prefix[..self.size.min(SNIFF_BYTES as u64) as usize])
     }
 
     fn idle(&self) -> Result<()> {
@@ -76,6 +93,7 @@ impl WriteSession {
             self.in_order = false;
         }
         self.pending = len;
+        self.feed_at = at;
         self.cursor = end;
         self.size = self.size.max(end);
         Ok(at)
@@ -88,6 +106,13 @@ impl WriteSession {
             return Err(CosError::InvalidState(format!("{n} bytes fed, {} expected", self.pending)));
         }
         self.pending -= n;
+        // Compared as u64: on wasm32 a position past 4 GiB would wrap as usize.
+        if self.feed_at < SNIFF_BYTES as u64 {
+            let at = self.feed_at as usize;
+            let take = (SNIFF_BYTES - at).min(bytes.len());
+            self.prefix[at..at + take].copy_from_slice(&bytes[..take]);
+        }
+        self.feed_at += n;
         if self.in_order {
             self.verifier.update(bytes);
         }
@@ -111,6 +136,9 @@ impl WriteSession {
         if size != self.size {
             self.in_order = false;
         }
+        if let Some(cut) = self.prefix.get_mut(size.min(SNIFF_BYTES as u64) as usize..) {
+            cut.fill(0);
+        }
         self.size = size;
         self.cursor = self.cursor.min(size);
         Ok(())
@@ -130,6 +158,7 @@ impl WriteSession {
             self.in_order = true;
             self.rehashing = true;
             self.pending = self.size;
+            self.feed_at = 0;
             return Ok(CloseStep::FullHash { size: self.size });
         }
         self.rehashing = false;
@@ -230,6 +259,17 @@ mod tests {
         s.feed(b"a").unwrap();
         s.plan_write(None, 1).unwrap();
         assert_eq!(s.close().unwrap_err().code(), "invalid-state", "short write");
+    }
+
+    #[test]
+    fn kind_follows_the_final_first_bytes() {
+        let mut s = session_for(b"x");
+        write(&mut s, None, b"{\"a\":1}");
+        assert_eq!(s.kind(), "json");
+        write(&mut s, Some(0), b"\0asm");
+        assert_eq!(s.kind(), "wasm");
+        s.truncate(1).unwrap();
+        assert_eq!(s.kind(), "binary");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 mod pump;
 
+use cos_core::engine::Persisted;
+use cos_core::public_hash_list::PublicHashList;
 use cos_core::{CosError, Engine, SiteRules};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,26 +31,40 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("engine output is always serializable")
 }
 
+fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsValue> {
+    serde_json::from_str(json).map_err(|e| js_error(CosError::InvalidMessage(e.to_string())))
+}
+
 #[wasm_bindgen]
 impl Store {
-    /// `psl` is the bundled Public Suffix List; `instance` a random id of this worker start.
+    /// `psl`: the bundled Public Suffix List; `phl`: the bundled Public Hash
+    /// List; `instance`: a random id of this worker start.
     #[wasm_bindgen(constructor)]
-    pub fn new(psl: &str, instance: &str) -> Store {
-        Store { engine: Rc::new(RefCell::new(Engine::new(SiteRules::parse(psl), instance))) }
+    pub fn new(psl: &str, phl: &str, instance: &str) -> Store {
+        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), instance);
+        Store { engine: Rc::new(RefCell::new(engine)) }
     }
 
-    /// Loads persisted entries (a JSON array); returns how many were malformed and skipped.
-    pub fn restore(&self, entries_json: &str) -> Result<usize, JsValue> {
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(entries_json).map_err(|e| js_error(CosError::InvalidMessage(e.to_string())))?;
-        Ok(self.engine.borrow_mut().restore(&entries))
+    /// Loads `{entries, totals, settings}` as persisted; returns how many entries were malformed and skipped.
+    pub fn restore(&self, persisted_json: &str) -> Result<usize, JsValue> {
+        Ok(self.engine.borrow_mut().restore(from_json::<Persisted>(persisted_json)?))
+    }
+
+    #[wasm_bindgen(js_name = setDefaultBudget)]
+    pub fn set_default_budget(&self, bytes: f64) {
+        self.engine.borrow_mut().set_default_budget(bytes as u64);
     }
 
     /// `names_json`: the file names in the blob directory. Returns `{deleteFiles, droppedEntries}`.
     pub fn reconcile(&self, names_json: &str) -> Result<String, JsValue> {
-        let names: Vec<String> =
-            serde_json::from_str(names_json).map_err(|e| js_error(CosError::InvalidMessage(e.to_string())))?;
+        let names: Vec<String> = from_json(names_json)?;
         Ok(to_json(&self.engine.borrow_mut().reconcile(&names)))
+    }
+
+    /// One request from the extension's own pages; returns the next `Step` as JSON.
+    #[wasm_bindgen(js_name = adminRequest)]
+    pub fn admin_request(&self, json: &str) -> Result<String, JsValue> {
+        Ok(to_json(&self.engine.borrow_mut().admin_request(json).map_err(js_error)?))
     }
 
     /// One page request; returns the next `Step` as JSON.
@@ -64,9 +80,11 @@ impl Store {
         Ok(to_json(&reply))
     }
 
-    #[wasm_bindgen(js_name = isStored)]
-    pub fn is_stored(&self, hash: &str) -> bool {
-        self.engine.borrow().is_stored(hash)
+    /// Returns `{alreadyStored, evict}` for a verified session, or QuotaExceededError.
+    #[wasm_bindgen(js_name = prepareCommit)]
+    pub fn prepare_commit(&self, caller: &str, session: &str, now_ms: f64) -> Result<String, JsValue> {
+        let placement = self.engine.borrow_mut().prepare_commit(caller, session, now_ms as u64).map_err(js_error)?;
+        Ok(to_json(&placement))
     }
 
     #[wasm_bindgen(js_name = dropSession)]
@@ -85,7 +103,8 @@ impl Store {
         to_json(&self.engine.borrow_mut().expire_idle(now_ms as u64))
     }
 
-    /// Entries changed since the last call, `[{hash, entry|null}]`, for persistence.
+    /// What changed since the last call, for persistence:
+    /// `{entries: [{hash, entry|null}], totals|null, settings|null}`.
     #[wasm_bindgen(js_name = drainChanges)]
     pub fn drain_changes(&self) -> String {
         to_json(&self.engine.borrow_mut().drain_changes())
