@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { startServer } from './server.mjs';
 
 export const REPO_ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+/** The unpacked extension under test: the repository root unless overridden (mutation checks). */
+export const EXTENSION_DIR = process.env.COS_EXTENSION_DIR || REPO_ROOT;
 
 /** Hosts treated as secure contexts; anything else on http is insecure. */
 export const SECURE_HOSTS = ['a.test', 'sub.a.test', 'b.test', 'c.test'];
@@ -27,7 +29,7 @@ export const CHROMIUM_FLAGS = [
 export async function launchBrowser(userDataDir, server, { extension = true } = {}) {
   const secure = SECURE_HOSTS.map((h) => server.origin(h)).join(',');
   const args = [...CHROMIUM_FLAGS, `--unsafely-treat-insecure-origin-as-secure=${secure}`];
-  if (extension) args.push(`--disable-extensions-except=${REPO_ROOT}`, `--load-extension=${REPO_ROOT}`);
+  if (extension) args.push(`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`);
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: false,
