@@ -21,6 +21,18 @@ fn hash_arg(hex: &str) -> String {
     format!(r#"{{"algorithm":"SHA-256","value":"{hex}"}}"#)
 }
 
+/// Opens a write session (same-site visibility); returns its id.
+fn begin(e: &mut Engine, caller: &str, hex: &str, now: u64) -> String {
+    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(hex));
+    let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now).unwrap() else { panic!("no temp") };
+    session
+}
+
+/// A session request without further fields: `{"op":op,"session":session}`.
+fn on(op: &str, session: &str) -> String {
+    format!(r#"{{"op":"{op}","session":"{session}"}}"#)
+}
+
 fn open(e: &mut Engine, caller: &str, hex: &str) -> Result<Step> {
     e.page_request(caller, &format!(r#"{{"op":"open","hash":{}}}"#, hash_arg(hex)), None, 10)
 }
@@ -31,12 +43,12 @@ fn store_at(e: &mut Engine, now: u64, caller: &str, bytes: &[u8], declared: &str
     let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":{origins}}}"#, hash_arg(declared));
     let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now)? else { panic!("no temp") };
     for chunk in bytes.chunks(4) {
-        let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+        let write = on("write", &session);
         let step = e.page_request(caller, &write, Some(chunk.len() as u64), now)?;
         assert!(matches!(step, Step::WriteBlob { .. }));
         e.feed(caller, &session, chunk, now)?;
     }
-    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    let close = on("close", &session);
     match e.page_request(caller, &close, None, now)? {
         Step::Commit { .. } => {
             let placement = e.prepare_commit(caller, &session, now)?;
@@ -118,13 +130,12 @@ fn opaque_and_non_web_callers_are_refused() {
 fn sessions_belong_to_their_origin() {
     let mut e = engine();
     let hex = sha(b"abc");
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
-    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
-    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    let session = begin(&mut e, A, &hex, 1);
+    let write = on("write", &session);
     assert_eq!(e.page_request(B, &write, Some(3), 1).unwrap_err(), CosError::UnknownSession);
     assert_eq!(e.feed(B, &session, b"abc", 1).unwrap_err(), CosError::UnknownSession);
     assert_eq!(e.commit(B, &session, 1).unwrap_err(), CosError::UnknownSession);
-    let abort = format!(r#"{{"op":"abort","session":"{session}"}}"#);
+    let abort = on("abort", &session);
     assert!(e.page_request(B, &abort, None, 1).is_err());
     assert!(e.has_session(&session), "B's attempts did not disturb A's session");
     assert!(matches!(e.page_request(A, &abort, None, 1).unwrap(), Step::Discard { .. }));
@@ -135,8 +146,7 @@ fn sessions_belong_to_their_origin() {
 fn commit_requires_verification() {
     let mut e = engine();
     let hex = sha(b"abc");
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
-    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
+    let session = begin(&mut e, A, &hex, 1);
     assert_eq!(e.commit(A, &session, 1).unwrap_err().code(), "invalid-state");
     assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
 }
@@ -145,9 +155,8 @@ fn commit_requires_verification() {
 fn writes_need_data_and_failed_steps_end_the_session() {
     let mut e = engine();
     let hex = sha(b"abc");
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
-    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
-    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    let session = begin(&mut e, A, &hex, 1);
+    let write = on("write", &session);
     assert_eq!(e.page_request(A, &write, None, 1).unwrap_err().code(), "invalid-message");
     assert!(e.has_session(&session), "a malformed request is not a session step");
     e.page_request(A, &write, Some(3), 1).unwrap();
@@ -162,10 +171,10 @@ fn second_writer_finds_the_bytes_already_stored() {
     store(&mut e, A, b"shared", &hex, "null").unwrap();
     let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":"*"}}"#, hash_arg(&hex));
     let Step::OpenTemp { session } = e.page_request(B, &begin, None, 1).unwrap() else { panic!() };
-    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    let write = on("write", &session);
     e.page_request(B, &write, Some(6), 1).unwrap();
     e.feed(B, &session, b"shared", 1).unwrap();
-    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    let close = on("close", &session);
     let step = e.page_request(B, &close, None, 1).unwrap();
     assert!(matches!(step, Step::Commit { .. }), "{step:?}");
     let placement = e.prepare_commit(B, &session, 2).unwrap();
@@ -178,16 +187,15 @@ fn second_writer_finds_the_bytes_already_stored() {
 fn overwrite_goes_through_a_full_hash_pass() {
     let mut e = engine();
     let hex = sha(b"hallo");
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&hex));
-    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
-    let write = format!(r#"{{"op":"write","session":"{session}"}}"#);
+    let session = begin(&mut e, A, &hex, 1);
+    let write = on("write", &session);
     e.page_request(A, &write, Some(5), 1).unwrap();
     e.feed(A, &session, b"hello", 1).unwrap();
     let seek = format!(r#"{{"op":"seek","session":"{session}","position":1}}"#);
     e.page_request(A, &seek, None, 1).unwrap();
     e.page_request(A, &write, Some(1), 1).unwrap();
     e.feed(A, &session, b"a", 1).unwrap();
-    let close = format!(r#"{{"op":"close","session":"{session}"}}"#);
+    let close = on("close", &session);
     assert_eq!(e.page_request(A, &close, None, 1).unwrap(), Step::FullHash { session: session.clone(), size: 5 });
     e.feed(A, &session, b"hallo", 1).unwrap();
     assert!(matches!(e.page_request(A, &close, None, 1).unwrap(), Step::Commit { .. }));
