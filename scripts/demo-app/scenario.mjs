@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from '@playwright/test';
-import { CHROMIUM_FLAGS, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
+import { CHROMIUM_FLAGS, EXTENSION_DIR, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
 import { startHub } from '../hub/server.mjs';
 import { startApp } from './server.mjs';
 
@@ -106,7 +106,7 @@ export async function startServers({ hosts, legacy = false }) {
 /** Debian's Chromium on a fresh profile, with or without the unpacked extension. */
 export function launch(userDataDir, { extension = true, headed = false } = {}) {
   const args = CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new'));
-  if (extension) args.push(`--disable-extensions-except=${REPO_ROOT}`, `--load-extension=${REPO_ROOT}`);
+  if (extension) args.push(`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`);
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: false,
@@ -136,7 +136,11 @@ async function visit(context, origin, hubUrl, { dtype, ort, legacy }) {
   page.on('pageerror', (e) => errors.push(String(e)));
   const query = new URLSearchParams({ hub: hubUrl, dtype, ort, ...(legacy ? { tjs: 'legacy' } : {}) });
   await page.goto(`${origin}/?${query}`);
-  await page.waitForFunction(() => window.demoResult, null, { timeout: 180_000 });
+  await page.waitForFunction(() => window.demoResult, null, { timeout: 180_000 }).catch(async (err) => {
+    // A hang, not a failure the app reported: say where it stands (e.g. a COS call that never settled).
+    const state = await page.evaluate(() => ({ status: document.getElementById('status').textContent, cos: window.__cos }));
+    throw new Error(`${origin}: no result: ${err.message}\n${JSON.stringify(state)}\n${errors.join('\n')}`);
+  });
   await settle(page);
   const { result, cos } = await page.evaluate(() => ({ result: window.demoResult, cos: window.__cos }));
   await page.close();

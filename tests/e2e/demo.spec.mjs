@@ -68,3 +68,22 @@ test('without the extension, the app still works on both origins, each downloadi
     expect(heavyByPath(row), row.origin).toEqual(fileSizes());
   }
 });
+
+test('Transformers.js 4.2 (plural requestFileHandles): its same-site stores are read back, not shared cross-site', async () => {
+  test.setTimeout(240_000);
+  // A: localhost, B: 127.0.0.1 (another site), C: localhost on another port (A's site).
+  const rows = await runScenario({ extension: true, legacy: true });
+  const [a, b, c] = rows;
+  expectSameSensibleResults([a, c]);
+  expect(maxEmbeddingDiff(a.result, b.result)).toBeLessThan(1e-5);
+  for (const row of rows) {
+    expect(row.result.transformers, row.origin).toBe('4.2.0');
+    expect(row.cos.storeErrors, row.origin).toEqual([]);
+  }
+  expect(a.hub.heavyBytes).toBeGreaterThan(40e6);
+  // 4.2 stores without `origins`, which the draft makes same-site: B downloads everything again...
+  expect(b.hub.heavyBytes).toBe(a.hub.heavyBytes);
+  // ...while C reads all of it from COS.
+  expect(c.hub.requests.filter(isHeavy)).toEqual([]);
+  expect(c.cos.hitBytes).toBeGreaterThanOrEqual(a.hub.heavyBytes);
+});
