@@ -33,7 +33,19 @@
     return channel.port1;
   }
 
+  // Blob bytes live in the browser process until every Blob object naming
+  // them is garbage-collected, and V8 does not count them: a page that
+  // writes from one reused buffer makes no garbage, no GC runs, and the
+  // bytes pile up until Chrome's blob storage fails (NotReadableError).
+  // Allocating a short-lived buffer of the same size accounts each sent
+  // Blob to V8 as external memory, so collection keeps pace with the writes.
+  let gcNudge = null;
+  const accountForGc = (blob) => {
+    if (blob && blob.size >= 1 << 20) gcNudge = new ArrayBuffer(blob.size);
+  };
+
   function call(request, data) {
+    accountForGc(data);
     port ??= connect();
     const id = ++nextId;
     return new Promise((resolve, reject) => {

@@ -1,15 +1,25 @@
 //! The byte pump: Blob -> verifier (+ temporary file), in bounded slices.
+//!
+//! Three things overlap: reading the next slices of the Blob (`READ_AHEAD`
+//! reads in flight), hashing the current slice in Rust, and writing earlier
+//! slices to the file (`WRITES_IN_FLIGHT`). Memory stays bounded by
+//! `SLICE_BYTES * (READ_AHEAD + WRITES_IN_FLIGHT + 1)` whatever the Blob's size.
 
 use crate::{js_error, Store};
 use js_sys::{Promise, Uint8Array};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Blob, FileSystemWritableFileStream};
 
-/// Slice size for streaming a Blob: large enough that per-call overhead
-/// vanishes, small enough that memory stays flat whatever the file size.
-const CHUNK_BYTES: f64 = (4 << 20) as f64;
+/// Slice size for streaming a Blob. Smaller slices let the first read, the
+/// hashing and the writes overlap even within a single 4 MiB message.
+const SLICE_BYTES: f64 = (1 << 20) as f64;
+/// Slices being read while one is hashed.
+const READ_AHEAD: usize = 3;
+/// File writes that may be pending while later slices are hashed.
+const WRITES_IN_FLIGHT: usize = 2;
 
 #[wasm_bindgen]
 impl Store {
@@ -26,31 +36,40 @@ impl Store {
     ) -> Promise {
         let engine = Rc::clone(&self.engine);
         future_to_promise(async move {
+            let size = blob.size();
+            // Reads start before the seek completes: they do not depend on it.
+            let mut reads: VecDeque<JsFuture> = VecDeque::with_capacity(READ_AHEAD);
+            let mut next_start = 0.0;
+            let mut refill = |reads: &mut VecDeque<JsFuture>| -> Result<(), JsValue> {
+                while reads.len() < READ_AHEAD && next_start < size {
+                    let end = (next_start + SLICE_BYTES).min(size);
+                    reads.push_back(JsFuture::from(blob.slice_with_f64_and_f64(next_start, end)?.array_buffer()));
+                    next_start = end;
+                }
+                Ok(())
+            };
+            refill(&mut reads)?;
             if let Some(w) = &writable {
                 JsFuture::from(w.seek_with_f64(at)?).await?;
             }
-            let size = blob.size();
-            let slice = |start: f64| -> Result<Promise, JsValue> {
-                Ok(blob.slice_with_f64_and_f64(start, (start + CHUNK_BYTES).min(size))?.array_buffer())
-            };
+            let mut writes: VecDeque<JsFuture> = VecDeque::with_capacity(WRITES_IN_FLIGHT + 1);
             let mut buf = Vec::new();
-            let mut offset = 0.0;
-            // Read-ahead of one slice: the next read overlaps hashing and writing this one.
-            let mut next = (size > 0.0).then(|| slice(0.0)).transpose()?;
-            while let Some(reading) = next.take() {
-                let bytes = Uint8Array::new(&JsFuture::from(reading).await?);
-                offset += f64::from(bytes.length());
-                if offset < size {
-                    next = Some(slice(offset)?);
+            while let Some(reading) = reads.pop_front() {
+                let bytes = Uint8Array::new(&reading.await?);
+                refill(&mut reads)?;
+                if let Some(w) = &writable {
+                    writes.push_back(JsFuture::from(w.write_with_buffer_source(&bytes)?));
                 }
-                let written = writable.as_ref().map(|w| w.write_with_buffer_source(&bytes)).transpose()?;
                 buf.resize(bytes.length() as usize, 0);
                 bytes.copy_to(&mut buf);
                 let now = js_sys::Date::now() as u64;
                 engine.borrow_mut().feed(&caller, &session, &buf, now).map_err(js_error)?;
-                if let Some(written) = written {
-                    JsFuture::from(written).await?;
+                while writes.len() > WRITES_IN_FLIGHT {
+                    writes.pop_front().expect("not empty").await?;
                 }
+            }
+            for written in writes {
+                written.await?;
             }
             Ok(JsValue::UNDEFINED)
         })
