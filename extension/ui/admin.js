@@ -1,0 +1,25 @@
+// The one way the popup and the settings page talk to the store. The service
+// worker routes messages from the extension's own pages to the engine's admin
+// API; web pages cannot reach it (their messages go through the page tier).
+
+/** Sends an admin request (`{op: ...}`); resolves to its value, rejects with the engine's error. */
+export async function admin(request) {
+  const reply = await chrome.runtime.sendMessage({ request: JSON.stringify(request) });
+  if (reply?.ok) return reply.value;
+  const error = new Error(reply?.error?.message ?? 'the extension did not answer');
+  error.name = reply?.error?.name ?? 'Error';
+  throw error;
+}
+
+/**
+ * Calls `render` whenever the store changes (a page stored or read a file,
+ * the other extension page changed something): the worker persists every
+ * change to chrome.storage, so its change event is the signal. Coalesced.
+ */
+export function onStoreChange(render) {
+  let pending = null;
+  chrome.storage.onChanged.addListener(() => {
+    clearTimeout(pending);
+    pending = setTimeout(render, 100);
+  });
+}

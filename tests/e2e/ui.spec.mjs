@@ -1,0 +1,303 @@
+// The popup and the settings page, opened as extension pages after real pages
+// on several origins stored and read files: what they show must match what
+// happened, and what the user does there must really change the store.
+import { join } from 'node:path';
+import { test, expect, REPO_ROOT } from './fixtures.mjs';
+
+/** `size` deterministic bytes (seed `seed`) starting with `prefix`, so the popup shows a kind. */
+const PREFIX = { wasm: [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0], onnx: [0x08, 0x08, 0x12, 0x07], json: [0x7b, 0x22], binary: [0xff, 0xfe] };
+
+/** Stores a file of `kind` from `page`; returns its hex hash. */
+const store = (page, size, seed, kind = 'binary', options = {}) =>
+  page.evaluate(
+    ({ size, seed, prefix, options }) => {
+      const bytes = patternBytes(size, seed);
+      bytes.set(prefix);
+      return storeBytes(bytes, options);
+    },
+    { size, seed, prefix: PREFIX[kind], options },
+  );
+
+/** `{ok: {size, hash}}` or `{name}` of the error. */
+const read = (page, hex) => page.evaluate((v) => outcome(() => readBack(v)), hex);
+const readsOk = async (page, hex) => expect((await read(page, hex)).ok?.hash).toBe(hex);
+const readsNotFound = async (page, hex) => expect(await read(page, hex)).toMatchObject({ name: 'NotFoundError' });
+
+const extensionUrl = (serviceWorker, path) => `chrome-extension://${new URL(serviceWorker.url()).host}/extension/ui/${path}`;
+
+/** Opens the popup in a tab; `site` plays the active tab (the documented `?tab=` override). */
+async function openPopup(context, serviceWorker, site) {
+  const popup = await context.newPage();
+  popup.on('pageerror', (e) => console.log(`[popup] page error: ${e.message}`));
+  await popup.goto(extensionUrl(serviceWorker, `popup.html${site ? `?tab=${encodeURIComponent(site)}` : ''}`));
+  await expect(popup.locator('#total-files')).not.toBeEmpty();
+  return popup;
+}
+
+async function openSettings(context, serviceWorker) {
+  const options = await context.newPage();
+  options.on('pageerror', (e) => console.log(`[options] page error: ${e.message}`));
+  await options.goto(extensionUrl(serviceWorker, 'options.html'));
+  await expect(options.locator('#usage')).not.toBeEmpty();
+  return options;
+}
+
+/** The totals as the popup shows them, bytes read from `<data value>`. */
+const totals = (popup) =>
+  popup.evaluate(() => {
+    const text = (id) => document.getElementById(id).textContent;
+    const bytes = (id) => Number(document.querySelector(`#${id} data`).value);
+    return {
+      files: Number(text('total-files')),
+      stored: bytes('total-stored'),
+      saved: bytes('total-saved'),
+      hits: Number(text('total-hits')),
+      misses: Number(text('total-misses')),
+    };
+  });
+
+const row = (popup, hex) => popup.locator(`#files li[data-hash="${hex}"]`);
+const listedHashes = (popup) => popup.locator('#files li').evaluateAll((items) => items.map((li) => li.dataset.hash));
+
+/** Clicks `button`, checks the dialog's text, then answers it. */
+async function answerDialog(popup, button, expectedText, answer) {
+  await button.click();
+  const dialog = popup.locator('#confirm');
+  await expect(dialog).toBeVisible();
+  await expect(dialog.locator('#confirm-text')).toContainText(expectedText);
+  await dialog.getByRole('button', { name: answer }).click();
+  await expect(dialog).toBeHidden();
+}
+
+/**
+ * a.test stores a global wasm file (5000 B) and a same-site onnx file (3000 B);
+ * b.test reads the wasm twice, misses the onnx, and stores a json file (2000 B)
+ * listed for a.test, which a.test then reads; sub.a.test reads the onnx.
+ */
+async function scenario(openPage, server) {
+  const a = await openPage('a.test');
+  const b = await openPage('b.test');
+  const sub = await openPage('sub.a.test');
+  const wasm = await store(a, 5000, 1, 'wasm', { origins: '*' });
+  const onnx = await store(a, 3000, 2, 'onnx');
+  await readsOk(b, wasm);
+  await readsOk(b, wasm);
+  await readsNotFound(b, onnx);
+  const json = await store(b, 2000, 3, 'json', { origins: [server.origin('a.test')] });
+  await readsOk(a, json);
+  await readsOk(sub, onnx);
+  return { a, b, sub, wasm, onnx, json };
+}
+
+test('the popup shows what pages stored and exactly what it saved', async ({ context, serviceWorker, openPage, server }) => {
+  const { wasm, onnx, json } = await scenario(openPage, server);
+  const popup = await openPopup(context, serviceWorker, server.origin('b.test'));
+
+  // Saved: b.test read 5000 B twice, a.test 2000 B, sub.a.test 3000 B; the one miss is b.test's hidden onnx.
+  expect(await totals(popup)).toEqual({ files: 3, stored: 10000, saved: 15000, hits: 4, misses: 1 });
+  await expect(popup.locator('#empty')).toBeHidden();
+
+  const a = server.origin('a.test');
+  const b = server.origin('b.test');
+  const sub = server.origin('sub.a.test');
+  await expect(row(popup, wasm).locator('.kind')).toHaveText('wasm');
+  await expect(row(popup, wasm).locator('.visibility')).toContainText('global');
+  await expect(row(popup, wasm).locator('.storers')).toHaveText(a);
+  await expect(row(popup, wasm).locator('.users')).toContainText(b);
+  await expect(row(popup, onnx).locator('.visibility')).toContainText('storing origins only');
+  await expect(row(popup, onnx).locator('.users')).toContainText(sub);
+  await expect(row(popup, json).locator('.visibility')).toContainText(a);
+  await expect(row(popup, json).locator('.storers')).toHaveText(b);
+  await expect(row(popup, wasm).locator('.hash')).toHaveAttribute('title', wasm);
+
+  // The full hash is copied, not the short one.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await row(popup, json).getByRole('button', { name: 'copy' }).click();
+  expect(await popup.evaluate(() => navigator.clipboard.readText())).toBe(json);
+
+  expect(await listedHashes(popup), 'by size').toEqual([wasm, onnx, json]);
+  await popup.locator('#sort').selectOption('used');
+  expect(await listedHashes(popup), 'by last use').toEqual([onnx, json, wasm]);
+  // b.test read the wasm and stored the json; the onnx never reached it.
+  await popup.locator('#this-site').check();
+  expect(await listedHashes(popup)).toEqual([json, wasm]);
+  // Two bars per file shown, plus the legend's two swatches.
+  await expect(popup.locator('#chart rect')).toHaveCount(2 * 2 + 2);
+});
+
+test('deleting a file frees it: pages then get NotFoundError', async ({ context, serviceWorker, openPage, server }) => {
+  const { a, b, wasm, onnx } = await scenario(openPage, server);
+  const popup = await openPopup(context, serviceWorker);
+  const deleteWasm = row(popup, wasm).getByRole('button', { name: 'Delete' });
+
+  await answerDialog(popup, deleteWasm, 'frees 4.9 KiB', 'Cancel');
+  await readsOk(b, wasm);
+  await expect(row(popup, wasm)).toHaveCount(1);
+
+  await answerDialog(popup, deleteWasm, 'frees 4.9 KiB', 'Delete');
+  await expect(row(popup, wasm)).toHaveCount(0);
+  expect(await totals(popup)).toMatchObject({ files: 2, stored: 5000 });
+  await readsNotFound(b, wasm);
+  await readsNotFound(a, wasm);
+  await readsOk(a, onnx);
+});
+
+test('"delete this site" removes only files no other site used', async ({ context, serviceWorker, openPage, server }) => {
+  const a = await openPage('a.test');
+  const sub = await openPage('sub.a.test');
+  const b = await openPage('b.test');
+  const onlyA = await store(a, 1000, 10);
+  const onlySub = await store(sub, 1048, 11); // same site as a.test
+  await readsOk(a, onlySub);
+  const sharedWithB = await store(sub, 4000, 12, 'wasm', { origins: '*' });
+  await readsOk(b, sharedWithB);
+  const onlyB = await store(b, 500, 13);
+
+  const popup = await openPopup(context, serviceWorker, server.origin('a.test'));
+  const button = popup.locator('#delete-site');
+  await expect(button).toHaveText('Delete 2 files used only by a.test');
+  await answerDialog(popup, button, 'frees 2.0 KiB', 'Delete');
+
+  await expect(popup.locator('#files li')).toHaveCount(2);
+  await readsNotFound(a, onlyA);
+  await readsNotFound(a, onlySub);
+  await readsOk(b, sharedWithB);
+  await readsOk(b, onlyB);
+  await expect(button).toHaveText('No files used only by a.test');
+  await expect(button).toBeDisabled();
+});
+
+test('clear everything, then the empty state links to the README', async ({ context, serviceWorker, openPage, server }) => {
+  const { a, b, wasm, onnx, json } = await scenario(openPage, server);
+  const popup = await openPopup(context, serviceWorker);
+  await answerDialog(popup, popup.locator('#clear'), 'Delete all 3 files? This frees 9.8 KiB', 'Delete');
+
+  await expect(popup.locator('#empty')).toBeVisible();
+  await expect(popup.locator('#content')).toBeHidden();
+  // What was saved stays saved; what is stored is gone.
+  expect(await totals(popup)).toEqual({ files: 0, stored: 0, saved: 15000, hits: 4, misses: 1 });
+  for (const hex of [wasm, onnx]) await readsNotFound(a, hex);
+  await readsNotFound(b, json);
+
+  const readme = popup.getByRole('link', { name: /README/ });
+  await expect(readme).toHaveAttribute('href', `chrome-extension://${new URL(serviceWorker.url()).host}/README.md`);
+  const served = await popup.evaluate(async (href) => (await fetch(href)).text(), await readme.getAttribute('href'));
+  expect(served).toContain('Cross-Origin Storage');
+});
+
+test('the budget takes effect at once: a file over it gets QuotaExceededError', async ({ context, serviceWorker, openPage }) => {
+  const a = await openPage('a.test');
+  await store(a, 5000, 20);
+  const options = await openSettings(context, serviceWorker);
+  await expect(options.locator('#usage')).toHaveText('4.9 KiB');
+  await expect(options.locator('#budget-kind')).toHaveText('the default');
+  await expect(options.locator('#budget-reset')).toBeDisabled();
+
+  // 0.01 MiB = 10486 bytes: the stored file was just used, so nothing can be evicted for 8000 more.
+  await options.locator('#budget-value').fill('0.01');
+  await options.locator('#budget-unit').selectOption({ label: 'MiB' });
+  await options.getByRole('button', { name: 'Save' }).click();
+  await expect(options.locator('#budget-current')).toHaveText('10.2 KiB');
+  await expect(options.locator('#budget-kind')).toHaveText('your');
+  expect(await options.evaluate(() => chrome.storage.local.get('settings'))).toEqual({
+    settings: { budgetBytes: 10486, strictGlobal: false },
+  });
+  expect(await a.evaluate(() => outcome(() => storeBytes(patternBytes(8000, 21))))).toMatchObject({ name: 'QuotaExceededError' });
+  // What fits is still stored.
+  expect((await a.evaluate(() => outcome(() => storeBytes(patternBytes(4000, 22))))).ok).toMatch(/^[0-9a-f]{64}$/);
+
+  await options.getByRole('button', { name: 'Reset to default' }).click();
+  await expect(options.locator('#budget-kind')).toHaveText('the default');
+  expect((await a.evaluate(() => outcome(() => storeBytes(patternBytes(8000, 21))))).ok).toMatch(/^[0-9a-f]{64}$/);
+
+  // The popup reads the same state.
+  const popup = await openPopup(context, serviceWorker);
+  expect(await totals(popup)).toMatchObject({ files: 3, stored: 17000 });
+});
+
+test('strict privacy hides unlisted global files from other sites until switched off', async ({ context, serviceWorker, openPage }) => {
+  const a = await openPage('a.test');
+  const b = await openPage('b.test');
+  const sub = await openPage('sub.a.test');
+  const global = await store(a, 3000, 30, 'onnx', { origins: '*' });
+  await readsOk(b, global);
+
+  const options = await openSettings(context, serviceWorker);
+  await options.getByLabel('Stricter privacy').check();
+  await expect(options.locator('#status')).toContainText('Stricter privacy on');
+  await readsNotFound(b, global);
+  await readsOk(sub, global); // same site as the storer
+  await readsOk(a, global);
+
+  await options.getByLabel('Stricter privacy').uncheck();
+  await expect(options.locator('#status')).toContainText('Stricter privacy off');
+  await readsOk(b, global);
+});
+
+test('the settings page shows the shipped Public Hash List', async ({ context, serviceWorker }) => {
+  const options = await openSettings(context, serviceWorker);
+  const list = await options.evaluate(async () => (await fetch(chrome.runtime.getURL('extension/pkg/public_hash_list.txt'))).text());
+  const hashes = list.split('\n').filter((line) => /^[0-9a-f]{64}$/.test(line));
+  expect(hashes.length).toBeGreaterThan(0);
+  await expect(options.locator('#phl-count')).toHaveText(`${hashes.length} hashes`);
+  await options.getByText('Show the list').click();
+  await expect(options.locator('#phl-text')).toBeVisible();
+  expect(await options.locator('#phl-text').textContent()).toBe(list);
+});
+
+test('a web page cannot send the user\'s admin requests', async ({ context, serviceWorker, openPage, server }) => {
+  const a = await openPage('a.test');
+  const b = await openPage('b.test');
+  const hex = await store(a, 2000, 40, 'binary', { origins: '*' });
+  for (const page of [a, b]) {
+    const replies = await page.evaluate(
+      async ({ hex, origin }) => {
+        const send = rawChannel();
+        return Promise.all([
+          send({ op: 'clear' }),
+          send({ op: 'delete', hash: hex }),
+          send({ op: 'delete-site', origin }),
+          send({ op: 'settings', settings: { budgetBytes: 0, strictGlobal: true } }),
+          send({ op: 'summary' }),
+          send({ request: JSON.stringify({ op: 'clear' }) }),
+        ]);
+      },
+      { hex, origin: server.origin('a.test') },
+    );
+    for (const reply of replies) expect(reply).toMatchObject({ ok: false, error: { code: 'invalid-message' } });
+  }
+  await readsOk(b, hex);
+  const popup = await openPopup(context, serviceWorker);
+  expect(await totals(popup)).toMatchObject({ files: 1, stored: 2000 });
+  expect(await popup.evaluate(() => chrome.storage.local.get('settings'))).toEqual({});
+});
+
+test('screenshots of the popup in light and dark mode', async ({ context, serviceWorker, openPage, server }, testInfo) => {
+  const { a, b } = await scenario(openPage, server);
+  const c = await openPage('c.test');
+  const big = await store(a, 300_000, 50, 'onnx', { origins: '*' });
+  await readsOk(b, big);
+  await readsOk(c, big);
+  await store(c, 120_000, 51, 'wasm', { origins: '*' });
+  const popup = await openPopup(context, serviceWorker, server.origin('b.test'));
+  await popup.setViewportSize({ width: 460, height: 600 });
+  const shoot = async (page, name) => {
+    const path = join(REPO_ROOT, 'test-results', `${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    await testInfo.attach(name, { path, contentType: 'image/png' });
+  };
+  for (const colorScheme of ['light', 'dark']) {
+    await popup.emulateMedia({ colorScheme });
+    await shoot(popup, `popup-${colorScheme}`);
+  }
+  await popup.locator('#clear').click();
+  await shoot(popup, 'popup-confirm-dark');
+  await popup.getByRole('button', { name: 'Cancel' }).click();
+
+  const options = await openSettings(context, serviceWorker);
+  await options.getByText('Show the list').click();
+  for (const colorScheme of ['light', 'dark']) {
+    await options.emulateMedia({ colorScheme });
+    await shoot(options, `options-${colorScheme}`);
+  }
+});
