@@ -6,8 +6,8 @@ const NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 436;
 const LABEL = 104; // left column: short hash and kind
 const VALUE = 58; // right margin for the numbers
-const ROW = 28;
-const BAR = 9;
+const ROW = 32;
+const BAR = 10;
 const LEGEND = 18;
 export const MAX_ROWS = 8;
 
@@ -35,7 +35,7 @@ export function drawChart(root, entries) {
     parts.push(svg('text', { class: 'label', x: 0, y: y + 12 }, e.hash.slice(0, 8)));
     parts.push(svg('text', { class: 'kind', x: 0, y: y + 24 }, e.kind));
     for (const [j, cls, bytes] of [[0, 'stored', e.size], [1, 'saved', e.savedBytes]]) {
-      const top = y + 3 + j * (BAR + 2);
+      const top = y + 3 + j * (BAR + 3);
       const width = Math.max(bytes > 0 ? 1 : 0, bytes * scale);
       parts.push(svg('rect', { class: cls, x: LABEL, y: top, width, height: BAR, rx: 2 }));
       parts.push(svg('text', { class: 'value', x: LABEL + width + 4, y: top + BAR - 1 }, formatBytes(bytes)));

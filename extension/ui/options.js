@@ -2,7 +2,7 @@
 // Every change is sent at once; the engine applies it to the next request
 // and persists it, so nothing needs a reload.
 import { admin, onStoreChange } from './admin.js';
-import { formatBytes, showError } from './view.js';
+import { formatBytes, noun, showError } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const MIB = 1024 ** 2;
@@ -18,7 +18,7 @@ function render() {
   $('budget-default').textContent = formatBytes(defaultBudgetBytes);
   $('budget-reset').disabled = settings.budgetBytes === null;
   $('strict').checked = settings.strictGlobal;
-  $('phl-count').textContent = `${publicHashCount} hash${publicHashCount === 1 ? '' : 'es'}`;
+  $('phl-count').textContent = `${publicHashCount} ${noun(publicHashCount, 'hash', 'hashes')}`;
   // Leave the field alone while the user is typing in it.
   if (document.activeElement !== $('budget-value')) {
     const unit = budgetBytes >= GIB ? GIB : MIB;

@@ -2,7 +2,7 @@
 import { admin, onStoreChange } from './admin.js';
 import { drawChart, MAX_ROWS } from './chart.js';
 import { siteRules } from './site.js';
-import { bytesEl, el, formatBytes, showError, timeAgo } from './view.js';
+import { bytesEl, el, formatBytes, noun, showError, timeAgo } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +30,7 @@ const touchesSite = (e) => originsOf(e).some((o) => o === tab.origin || tab.site
 const onlyThisSite = (e) => originsOf(e).every((o) => o === tab.origin || tab.siteOf(o) === tab.site);
 
 const sum = (entries) => entries.reduce((n, e) => n + e.size, 0);
-const files = (n) => `${n} file${n === 1 ? '' : 's'}`;
+const files = (n) => `${n} ${noun(n, 'file')}`;
 
 function visibility(e) {
   if (e.global) return 'every site (global)';
@@ -60,7 +60,7 @@ function fileItem(e) {
       el('dt', {}, 'Stored by'), el('dd', { class: 'storers' }, e.storers.join(', ')),
       el('dt', {}, 'Used by'), el('dd', { class: 'users' }, usedBy),
       el('dt', {}, 'Last used'),
-      el('dd', {}, timeAgo(e.lastUsedMs), ' · saved ', bytesEl(e.savedBytes), ` in ${e.hits} cross-origin read${e.hits === 1 ? '' : 's'}`),
+      el('dd', {}, timeAgo(e.lastUsedMs), ' · saved ', bytesEl(e.savedBytes), ` in ${e.hits} cross-origin ${noun(e.hits, 'read')}`),
     ),
   );
 }
@@ -75,10 +75,10 @@ function render() {
   const { entries, totals, storedBytes, budgetBytes } = summary;
   $('total-files').textContent = entries.length;
   $('total-stored').replaceChildren(bytesEl(storedBytes));
-  $('total-budget').textContent = `budget ${formatBytes(budgetBytes)}`;
+  $('total-budget').textContent = `of ${formatBytes(budgetBytes)}`;
   $('total-saved').replaceChildren(bytesEl(totals.savedBytes));
   $('total-hits').textContent = totals.hits;
-  $('total-misses').textContent = totals.misses;
+  $('total-misses-line').replaceChildren(el('span', { id: 'total-misses' }, totals.misses), ` ${noun(totals.misses, 'miss', 'misses')}`);
   $('empty').hidden = entries.length > 0;
   $('content').hidden = entries.length === 0;
 

@@ -39,3 +39,6 @@ export function showError(message) {
   line.textContent = message ?? '';
   line.hidden = !message;
 }
+
+/** `one` or `many` to go with the number `n`. */
+export const noun = (n, one, many = `${one}s`) => (n === 1 ? one : many);
