@@ -116,23 +116,26 @@ async function runWorkload(extensionDir, server, { native }) {
     out.cold = await coldStart(browser, page).catch((e) => (log(`cold start not measured: ${e.message}`), null));
     if (extensionDir === REPO_ROOT) out.hash = await hashBench(browser).catch((e) => (log(`hash bench failed: ${e.message}`), null));
     await page.evaluate(() => bench.ping());
-    const idle = await idleMemoryMiB();
-    out.idle = idle;
-    log(`idle browser memory ${fmt(idle)} MiB`);
+    log(`idle browser memory ${fmt(await idleMemoryMiB())} MiB`);
     let seed = 1;
     for (const mib of sizesMiB) {
       const size = mib * MiB;
       const [sNative, sChunks, sPipe] = [seed++, seed++, seed++];
       const [hNative, hChunks, hPipe] = [sNative, sChunks, sPipe].map((s) => patternHash(size, s));
       const row = { mib, size };
+      // Idle again before each size: what the previous size left behind is
+      // collected at unpredictable times, and one baseline for the whole run
+      // would count (or subtract) it.
+      const idle = await idleMemoryMiB();
+      row.idle = idle;
       const name = `native-${mib}`;
       const timed = async (label, fn) => {
         try {
           const { result, peakMiB } = await withPeakMemory(fn);
-          log(`${mib} MiB ${label}: ${fmt(typeof result === 'number' ? result : result.ms)} ms, peak ${fmt(peakMiB - idle)} MiB over idle`);
+          log(`${mib} MiB (idle ${fmt(idle)} MiB) ${label}: ${fmt(typeof result === 'number' ? result : result.ms)} ms, peak ${fmt(peakMiB - idle)} MiB over idle`);
           return { ...(typeof result === 'number' ? { ms: result } : result), peak: peakMiB - idle };
         } catch (e) {
-          log(`${mib} MiB ${label}: ${e.message}`);
+          log(`${mib} MiB (idle ${fmt(idle)} MiB) ${label}: ${e.message}`);
           return { error: e.message.split('\n')[0] };
         }
       };
