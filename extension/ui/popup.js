@@ -25,9 +25,10 @@ async function activeOrigin() {
 }
 
 const originsOf = (e) => [...e.storers, ...Object.keys(e.users)];
-const touchesSite = (e) => originsOf(e).some((o) => o === tab.origin || tab.siteOf(o) === tab.site);
+const sameSite = (origin) => tab.siteOf(origin) === tab.site;
+const touchesSite = (e) => originsOf(e).some(sameSite);
 // The rule the engine applies for `delete-site` (`Entry::used_only_by_site_of`).
-const onlyThisSite = (e) => originsOf(e).every((o) => o === tab.origin || tab.siteOf(o) === tab.site);
+const onlyThisSite = (e) => originsOf(e).every(sameSite);
 
 const sum = (entries) => entries.reduce((n, e) => n + e.size, 0);
 const files = (n) => `${n} ${noun(n, 'file')}`;
