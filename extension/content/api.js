@@ -9,11 +9,14 @@
   // Captured at document_start, before any page script can replace them.
   const { Blob, File, URL, DOMException, TypeError, WritableStream, MessageChannel, Promise, JSON, Map, ArrayBuffer } =
     globalThis;
+  const { TextEncoder, Uint8Array } = globalThis;
   const postToSelf = window.postMessage.bind(window);
   const warn = console.warn.bind(console);
   const INTERNAL = Symbol('internal');
   /** Small writes are coalesced into one message of up to this many bytes. */
   const BATCH_BYTES = 4 << 20;
+  /** Write requests a writable may have on their way at once. */
+  const WRITES_IN_FLIGHT = 3;
 
   // ---- transport: a private channel to the isolated-world bridge ----------
   let port = null;
@@ -33,24 +36,13 @@
     return channel.port1;
   }
 
-  // Blob bytes live in the browser process until every Blob object naming
-  // them is garbage-collected, and V8 does not count them: a page that
-  // writes from one reused buffer makes no garbage, no GC runs, and the
-  // bytes pile up until Chrome's blob storage fails (NotReadableError).
-  // Allocating a short-lived buffer of the same size accounts each sent
-  // Blob to V8 as external memory, so collection keeps pace with the writes.
-  let gcNudge = null;
-  const accountForGc = (blob) => {
-    if (blob && blob.size >= 1 << 20) gcNudge = new ArrayBuffer(blob.size);
-  };
-
+  /** Sends one request; `data` (a Blob, or an ArrayBuffer that is transferred) travels beside it. */
   function call(request, data) {
-    accountForGc(data);
     port ??= connect();
     const id = ++nextId;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      port.postMessage({ id, request: JSON.stringify(request), data });
+      port.postMessage({ id, request: JSON.stringify(request), data }, data instanceof ArrayBuffer ? [data] : []);
     });
   }
 
@@ -93,9 +85,17 @@
   }
 
   // ---- writable stream ----------------------------------------------------
-  function toBlob(data) {
-    if (data instanceof Blob) return data;
-    if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new Blob([data]);
+  // Bytes the page hands over as BufferSource or string are copied into
+  // ArrayBuffers of up to BATCH_BYTES and transferred: each copy is freed as
+  // soon as it is delivered. (Wrapping them in Blobs instead would park them
+  // in the browser's blob store until the page happens to garbage-collect.)
+  // Blobs the page passes are sent as they are, by reference.
+  const encoder = new TextEncoder();
+
+  function toBytes(data) {
+    if (typeof data === 'string') return encoder.encode(data);
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     throw new TypeError('write() takes a BufferSource, Blob, string, or {type, ...} parameters');
   }
 
@@ -112,27 +112,60 @@
   }
 
   function createWritableStream(session, onCommitted) {
-    let parts = [];
-    let partsBytes = 0;
+    // Writes are pipelined: up to WRITES_IN_FLIGHT requests travel while the
+    // page produces the next bytes (the worker runs one session's requests in
+    // order). A failure surfaces on the next write or on close, like an
+    // errored file stream; nothing is stored either way.
+    const inFlight = [];
+    let failure = null;
+    const staged = new Uint8Array(BATCH_BYTES);
+    let stagedBytes = 0;
+
+    async function send(request, data) {
+      if (failure) throw failure;
+      const sent = call(request, data);
+      sent.catch((e) => (failure ??= e));
+      inFlight.push(sent);
+      while (inFlight.length > WRITES_IN_FLIGHT) await inFlight.shift();
+    }
+
+    async function settle() {
+      await flush();
+      while (inFlight.length) await inFlight.shift();
+    }
 
     async function flush() {
-      if (parts.length === 0) return;
-      const blob = new Blob(parts);
-      parts = [];
-      partsBytes = 0;
-      await call({ op: 'write', session }, blob);
+      if (stagedBytes === 0) return;
+      const buffer = staged.buffer.slice(0, stagedBytes);
+      stagedBytes = 0;
+      await send({ op: 'write', session }, buffer);
     }
 
     async function write(data, position) {
-      const blob = toBlob(data);
-      if (position == null && blob.size < BATCH_BYTES) {
-        parts.push(blob);
-        partsBytes += blob.size;
-        if (partsBytes >= BATCH_BYTES) await flush();
+      if (data instanceof Blob || position != null) await flush();
+      if (data instanceof Blob) return send({ op: 'write', session, position: position ?? undefined }, data);
+      const bytes = toBytes(data);
+      if (position != null) {
+        // The first piece carries the position; the rest follow at the cursor.
+        await send({ op: 'write', session, position }, bytes.slice(0, BATCH_BYTES).buffer);
+        for (let at = BATCH_BYTES; at < bytes.length; at += BATCH_BYTES) {
+          await send({ op: 'write', session }, bytes.slice(at, at + BATCH_BYTES).buffer);
+        }
         return;
       }
-      await flush();
-      await call({ op: 'write', session, position: position ?? undefined }, blob);
+      for (let at = 0; at < bytes.length; ) {
+        if (stagedBytes === 0 && bytes.length - at >= BATCH_BYTES) {
+          // A whole batch: one copy, straight out.
+          await send({ op: 'write', session }, bytes.slice(at, at + BATCH_BYTES).buffer);
+          at += BATCH_BYTES;
+          continue;
+        }
+        const take = Math.min(BATCH_BYTES - stagedBytes, bytes.length - at);
+        staged.set(bytes.subarray(at, at + take), stagedBytes);
+        stagedBytes += take;
+        at += take;
+        if (stagedBytes === BATCH_BYTES) await flush();
+      }
     }
 
     const stream = new WritableStream({
@@ -145,23 +178,24 @@
           case 'seek':
             if (chunk.position == null) throw missing('position');
             await flush();
-            return void (await call({ op: 'seek', session, position: chunk.position }));
+            return send({ op: 'seek', session, position: chunk.position });
           case 'truncate':
             if (chunk.size == null) throw missing('size');
             await flush();
-            return void (await call({ op: 'truncate', session, size: chunk.size }));
+            return send({ op: 'truncate', session, size: chunk.size });
           default:
             throw new TypeError(`unknown write type ${JSON.stringify(String(chunk.type))}`);
         }
       },
       async close() {
-        await flush();
+        await settle();
+        if (failure) throw failure;
         const { value } = await call({ op: 'close', session });
         for (const warning of value.warnings) warn(`crossOriginStorage: ${warning}`);
         onCommitted();
       },
       async abort() {
-        parts = [];
+        stagedBytes = 0;
         await call({ op: 'abort', session }).catch(() => {});
       },
     });

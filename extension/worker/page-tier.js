@@ -7,6 +7,7 @@ import { blobsDir, tmpDir, removeQuietly } from './opfs.js';
 import { saveChanges } from './persist.js';
 import { deleteStored, serialized } from './commit-queue.js';
 import { errorReply } from './reply.js';
+import { Store } from '../pkg/cos_wasm.js';
 
 /** Open temporary files by session id: `{handle, writable}`; writable null once closed. */
 const temps = new Map();
@@ -29,7 +30,7 @@ export function createPageTier(store) {
     return temp.handle;
   }
 
-  async function perform(step, caller, message, blob) {
+  async function perform(step, caller, message, data) {
     switch (step.do) {
       case 'reply':
         return { ok: true, value: step.value };
@@ -44,16 +45,20 @@ export function createPageTier(store) {
         temps.set(step.session, { handle, writable: await handle.createWritable() });
         return { ok: true, value: { session: step.session } };
       }
-      case 'write-blob':
-        await store.pumpBlob(caller, step.session, blob, temps.get(step.session).writable, step.at);
+      case 'write-data': {
+        const { writable } = temps.get(step.session);
+        await (data instanceof Blob
+          ? store.pumpBlob(caller, step.session, data, writable, step.at)
+          : store.pumpBytes(caller, step.session, new Uint8Array(data), writable, step.at));
         return { ok: true, value: {} };
+      }
       case 'truncate':
         await temps.get(step.session).writable.truncate(step.size);
         return { ok: true, value: {} };
       case 'full-hash': {
         const file = await (await closeTemp(step.session)).getFile();
         await store.pumpBlob(caller, step.session, file, undefined, 0);
-        return perform(nextStep(caller, message, blob), caller, message, blob);
+        return perform(nextStep(caller, message, data), caller, message, data);
       }
       case 'commit':
         return serialized(async () => {
@@ -76,19 +81,36 @@ export function createPageTier(store) {
     }
   }
 
-  const nextStep = (caller, message, blob) =>
-    JSON.parse(store.pageRequest(caller, message.request, blob?.size, Date.now()));
+  const sizeOf = (data) => data?.size ?? data?.byteLength;
+  const nextStep = (caller, message, data) =>
+    JSON.parse(store.pageRequest(caller, message.request, sizeOf(data), Date.now()));
 
-  /** Handles one relayed message `{request: string, data?: Blob}` from `caller`. */
-  async function handle(message, caller) {
+  /** Tails of the per-session request chains: a session's requests run in arrival order. */
+  const sessionQueues = new Map();
+
+  /**
+   * Handles one relayed message `{request: string, data?: Blob | ArrayBuffer}`
+   * from `caller`. Requests of one write session run one after another, in
+   * the order they arrived (a page pipelines its writes); others run at once.
+   */
+  function handle(message, caller) {
     // Only these two fields are read; their validation is the engine's.
     const request = typeof message?.request === 'string' ? message.request : '';
-    const blob = message?.data instanceof Blob ? message.data : undefined;
-    const normalized = { request };
+    const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
+    const session = Store.sessionOf(request);
+    if (!session) return run({ request }, data, caller);
+    const previous = sessionQueues.get(session) ?? Promise.resolve();
+    const current = previous.then(() => run({ request }, data, caller));
+    sessionQueues.set(session, current);
+    current.finally(() => sessionQueues.get(session) === current && sessionQueues.delete(session));
+    return current;
+  }
+
+  async function run(normalized, data, caller) {
     let step;
     try {
-      step = nextStep(caller, normalized, blob);
-      const reply = await perform(step, caller, normalized, blob);
+      step = nextStep(caller, normalized, data);
+      const reply = await perform(step, caller, normalized, data);
       await saveChanges(store.drainChanges());
       return reply;
     } catch (e) {

@@ -190,7 +190,7 @@ impl Engine {
                         false => Ok(at),
                     }
                 })?;
-                Ok(Step::WriteBlob { session, at })
+                Ok(Step::WriteData { session, at })
             }
             PageRequest::Seek { session, position } => {
                 self.with_session(&caller, &session, now_ms, |s| s.seek(position))?;
@@ -218,6 +218,11 @@ impl Engine {
                 Ok(Step::Discard { session })
             }
         }
+    }
+
+    /// The session a page request belongs to, if it is valid and has one.
+    pub fn session_of(json: &str) -> Option<String> {
+        PageRequest::decode(json).ok()?.session().map(str::to_owned)
     }
 
     /// Bytes of a planned write or re-hash pass, in order.
@@ -284,7 +289,7 @@ impl Engine {
             Step::DeleteFiles { hashes, value }
         };
         Ok(match AdminRequest::decode(json)? {
-            AdminRequest::Summary => Step::Reply { value: self.summary() },
+            AdminRequest::Summary {} => Step::Reply { value: self.summary() },
             AdminRequest::Delete { hash } => {
                 let found = self.index.get(&hash).is_some();
                 delete(self, if found { vec![hash] } else { Vec::new() })
@@ -299,7 +304,7 @@ impl Engine {
                     .collect();
                 delete(self, hashes)
             }
-            AdminRequest::Clear => {
+            AdminRequest::Clear {} => {
                 let hashes = self.index.hashes().cloned().collect();
                 delete(self, hashes)
             }

@@ -47,7 +47,7 @@ pub enum PageRequest {
         #[serde(default)]
         origins: Option<OriginsArg>,
     },
-    /// One `write`; the bytes travel beside the JSON as a Blob.
+    /// One `write`; the bytes travel beside the JSON (a Blob, or an ArrayBuffer).
     Write {
         session: String,
         #[serde(default)]
@@ -65,11 +65,11 @@ pub enum PageRequest {
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AdminRequest {
     /// Everything the popup shows.
-    Summary,
+    Summary {},
     Delete { hash: ContentHash },
     /// Delete every file that only origins of this site stored or used.
     DeleteSite { origin: String },
-    Clear,
+    Clear {},
     Settings { settings: Settings },
 }
 
@@ -83,6 +83,19 @@ fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
 impl PageRequest {
     pub fn decode(json: &str) -> Result<Self> {
         decode(json)
+    }
+
+    /// The write session a request belongs to; the worker runs each
+    /// session's requests in arrival order.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Self::Open { .. } | Self::Read { .. } | Self::WriteBegin { .. } => None,
+            Self::Write { session, .. }
+            | Self::Seek { session, .. }
+            | Self::Truncate { session, .. }
+            | Self::Close { session }
+            | Self::Abort { session } => Some(session),
+        }
     }
 }
 
@@ -103,8 +116,8 @@ pub enum Step {
     ReadFile { hash: ContentHash, size: u64 },
     /// Create the session's temporary file; answer `{session}`.
     OpenTemp { session: String },
-    /// Stream the request's Blob into the temporary file at `at`, feeding the engine.
-    WriteBlob { session: String, at: u64 },
+    /// Stream the request's data (Blob or bytes) into the temporary file at `at`, feeding the engine.
+    WriteData { session: String, at: u64 },
     Truncate { session: String, size: u64 },
     /// Close the temporary file, stream all `size` bytes of it through the
     /// engine, then send the same close request again.
@@ -147,7 +160,7 @@ mod tests {
 
     #[test]
     fn admin_requests_are_strict_too() {
-        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary);
+        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary {});
         assert!(AdminRequest::decode(&format!(r#"{{"op":"delete","hash":"{H}"}}"#)).is_ok());
         let ok = r#"{"op":"settings","settings":{"budgetBytes":null,"strictGlobal":true}}"#;
         assert!(AdminRequest::decode(ok).is_ok());
@@ -156,6 +169,8 @@ mod tests {
             r#"{"op":"settings","settings":{"budgetBytes":-1}}"#,
             r#"{"op":"settings","settings":{"unknown":1}}"#,
             r#"{"op":"read"}"#,
+            r#"{"op":"clear","hash":true}"#,
+            r#"{"op":"summary","extra":1}"#,
         ] {
             assert_eq!(AdminRequest::decode(bad).unwrap_err().code(), "invalid-message", "{bad}");
         }

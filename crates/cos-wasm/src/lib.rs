@@ -75,6 +75,12 @@ impl Store {
         Ok(to_json(&step))
     }
 
+    /// The write session a page request belongs to, if any (for per-session ordering).
+    #[wasm_bindgen(js_name = sessionOf)]
+    pub fn session_of(json: &str) -> Option<String> {
+        Engine::session_of(json)
+    }
+
     pub fn commit(&self, caller: &str, session: &str, now_ms: f64) -> Result<String, JsValue> {
         let reply = self.engine.borrow_mut().commit(caller, session, now_ms as u64).map_err(js_error)?;
         Ok(to_json(&reply))

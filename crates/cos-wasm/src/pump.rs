@@ -1,4 +1,6 @@
-//! The byte pump: Blob -> verifier (+ temporary file), in bounded slices.
+//! The byte pumps: bytes -> verifier (+ temporary file). Blobs stream in
+//! bounded slices; an ArrayBuffer from a page write (at most a few MiB) is
+//! hashed in one piece.
 //!
 //! Three things overlap: reading the next slices of the Blob (`READ_AHEAD`
 //! reads in flight), hashing the current slice in Rust, and writing earlier
@@ -23,6 +25,34 @@ const WRITES_IN_FLIGHT: usize = 2;
 
 #[wasm_bindgen]
 impl Store {
+    /// Hashes `bytes` and, when `writable` is given, writes them at `at`.
+    #[wasm_bindgen(js_name = pumpBytes)]
+    pub fn pump_bytes(
+        &self,
+        caller: String,
+        session: String,
+        bytes: Uint8Array,
+        writable: Option<FileSystemWritableFileStream>,
+        at: f64,
+    ) -> Promise {
+        let engine = Rc::clone(&self.engine);
+        future_to_promise(async move {
+            let written = match &writable {
+                Some(w) => {
+                    JsFuture::from(w.seek_with_f64(at)?).await?;
+                    Some(JsFuture::from(w.write_with_buffer_source(&bytes)?))
+                }
+                None => None,
+            };
+            let now = js_sys::Date::now() as u64;
+            engine.borrow_mut().feed(&caller, &session, &bytes.to_vec(), now).map_err(js_error)?;
+            if let Some(written) = written {
+                written.await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Streams `blob` through the session's verifier and, when `writable` is
     /// given, into it starting at `at`. Resolves when every byte is hashed and written.
     #[wasm_bindgen(js_name = pumpBlob)]

@@ -45,7 +45,7 @@ fn store_at(e: &mut Engine, now: u64, caller: &str, bytes: &[u8], declared: &str
     for chunk in bytes.chunks(4) {
         let write = on("write", &session);
         let step = e.page_request(caller, &write, Some(chunk.len() as u64), now)?;
-        assert!(matches!(step, Step::WriteBlob { .. }));
+        assert!(matches!(step, Step::WriteData { .. }));
         e.feed(caller, &session, chunk, now)?;
     }
     let close = on("close", &session);
