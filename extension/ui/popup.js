@@ -1,13 +1,12 @@
 // The popup: what the store holds, what it saved, and the user's delete actions.
 import { admin, onStoreChange } from './admin.js';
 import { drawChart, MAX_ROWS } from './chart.js';
-import { siteRules } from './site.js';
 import { bytesEl, el, formatBytes, noun, showError, timeAgo } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 
 let summary = null;
-/** The active tab's site, for the filter and "delete this site": `{origin, site, siteOf}` or null. */
+/** The active tab, for the filter and "delete this site": `{origin, host}` (host of its site), or null. */
 let tab = null;
 
 /**
@@ -24,11 +23,9 @@ async function activeOrigin() {
   return url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
 }
 
-const originsOf = (e) => [...e.storers, ...Object.keys(e.users)];
-const sameSite = (origin) => tab.siteOf(origin) === tab.site;
-const touchesSite = (e) => originsOf(e).some(sameSite);
-// The rule the engine applies for `delete-site` (`Entry::used_only_by_site_of`).
-const onlyThisSite = (e) => originsOf(e).every(sameSite);
+// Which files touch the tab's site, and which `delete-site` would delete: the engine says.
+const touchesSite = (e) => summary.site.touching.includes(e.hash);
+const onlyThisSite = (e) => summary.site.only.includes(e.hash);
 
 const sum = (entries) => entries.reduce((n, e) => n + e.size, 0);
 const files = (n) => `${n} ${noun(n, 'file')}`;
@@ -98,7 +95,9 @@ function render() {
 
 async function refresh() {
   try {
-    summary = await admin({ op: 'summary' });
+    summary = await admin({ op: 'summary', origin: tab?.origin });
+    // Named by its registrable domain: the filter and the deletion cover the whole site.
+    if (tab) tab.host = new URL(summary.site.site).hostname;
     render();
   } catch (e) {
     showError(`Could not read the store: ${e.message}`);
@@ -162,16 +161,13 @@ $('readme').href = chrome.runtime.getURL('README.md');
 
 async function start() {
   const origin = await activeOrigin().catch(() => null);
-  if (origin) {
-    const siteOf = await siteRules();
-    const site = siteOf(origin);
-    // Named by its registrable domain: the filter and the deletion cover the whole site.
-    tab = { origin, site, siteOf, host: new URL(site).hostname };
+  tab = origin ? { origin } : null;
+  await refresh();
+  if (tab) {
     $('site-name').textContent = `this site (${tab.host})`;
     $('site-filter').hidden = false;
     $('delete-site').hidden = false;
   }
-  await refresh();
   onStoreChange(refresh);
 }
 start();

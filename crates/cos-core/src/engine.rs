@@ -289,7 +289,10 @@ impl Engine {
             Step::DeleteFiles { hashes, value }
         };
         Ok(match AdminRequest::decode(json)? {
-            AdminRequest::Summary {} => Step::Reply { value: self.summary() },
+            AdminRequest::Summary { origin } => {
+                let origin = origin.map(|o| Origin::parse_listed(0, &o)).transpose()?;
+                Step::Reply { value: self.summary(origin.as_ref()) }
+            }
             AdminRequest::Delete { hash } => {
                 let found = self.index.get(&hash).is_some();
                 delete(self, if found { vec![hash] } else { Vec::new() })
@@ -311,14 +314,25 @@ impl Engine {
             AdminRequest::Settings { settings } => {
                 self.settings = settings;
                 self.settings_changed = true;
-                Step::Reply { value: self.summary() }
+                Step::Reply { value: self.summary(None) }
             }
         })
     }
 
-    fn summary(&self) -> serde_json::Value {
+    fn summary(&self, origin: Option<&Origin>) -> serde_json::Value {
         let entries: Vec<&Entry> = self.index.entries().collect();
+        let hashes = |keep: &dyn Fn(&Entry) -> bool| -> Vec<&ContentHash> {
+            entries.iter().filter(|e| keep(e)).map(|e| &e.hash).collect()
+        };
+        let site = origin.map(|o| {
+            json!({
+                "site": self.sites.site(o).as_str(),
+                "touching": hashes(&|e| e.touches_site_of(o, &self.sites)),
+                "only": hashes(&|e| e.used_only_by_site_of(o, &self.sites)),
+            })
+        });
         json!({
+            "site": site,
             "entries": entries,
             "totals": self.index.totals(),
             "storedBytes": self.index.stored_bytes(),

@@ -103,6 +103,11 @@ impl Entry {
         self.storers.iter().chain(self.users.keys()).all(|o| sites.same_site(o, origin))
     }
 
+    /// Whether any origin that stored or read this file is same-site with `origin`.
+    pub fn touches_site_of(&self, origin: &Origin, sites: &SiteRules) -> bool {
+        self.storers.iter().chain(self.users.keys()).any(|o| sites.same_site(o, origin))
+    }
+
     fn record_read(&mut self, reader: &Origin, now_ms: u64) -> bool {
         self.last_used_ms = now_ms;
         self.users.insert(reader.clone(), now_ms);
@@ -429,6 +434,9 @@ mod usage_tests {
         let (mut index, hash) = global_entry();
         assert!(index.get(&hash).unwrap().used_only_by_site_of(&o("https://sub.a.test"), &sites));
         index.record_read(&hash, &o("https://b.test"), 2);
-        assert!(!index.get(&hash).unwrap().used_only_by_site_of(&o("https://a.test"), &sites));
+        let e = index.get(&hash).unwrap();
+        assert!(!e.used_only_by_site_of(&o("https://a.test"), &sites));
+        assert!(e.touches_site_of(&o("https://a.test"), &sites) && e.touches_site_of(&o("https://b.test"), &sites));
+        assert!(!e.touches_site_of(&o("https://c.test"), &sites));
     }
 }

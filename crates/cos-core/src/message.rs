@@ -64,8 +64,12 @@ pub enum PageRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AdminRequest {
-    /// Everything the popup shows.
-    Summary {},
+    /// Everything the popup shows; with `origin`, also which files touch
+    /// that origin's site and which `delete-site` would delete.
+    Summary {
+        #[serde(default)]
+        origin: Option<String>,
+    },
     Delete { hash: ContentHash },
     /// Delete every file that only origins of this site stored or used.
     DeleteSite { origin: String },
@@ -160,7 +164,7 @@ mod tests {
 
     #[test]
     fn admin_requests_are_strict_too() {
-        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary {});
+        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary { origin: None });
         assert!(AdminRequest::decode(&format!(r#"{{"op":"delete","hash":"{H}"}}"#)).is_ok());
         let ok = r#"{"op":"settings","settings":{"budgetBytes":null,"strictGlobal":true}}"#;
         assert!(AdminRequest::decode(ok).is_ok());

@@ -330,6 +330,13 @@ fn admin_summary_delete_and_clear() {
     assert_eq!(value["totals"]["savedBytes"], 1);
     assert_eq!(value["storedBytes"], 3);
 
+    let Step::Reply { value } = admin(&mut e, r#"{"op":"summary","origin":"https://sub.a.test:8443"}"#) else {
+        panic!()
+    };
+    assert_eq!(value["site"]["site"], "https://a.test");
+    assert_eq!(value["site"]["touching"].as_array().unwrap().len(), 3);
+    assert_eq!(value["site"]["only"].as_array().unwrap().len(), 2);
+
     // Files used only by a.test's site: x and y (z was read by b.test).
     let Step::DeleteFiles { hashes, .. } = admin(&mut e, r#"{"op":"delete-site","origin":"https://a.test"}"#) else {
         panic!()
