@@ -1,0 +1,301 @@
+// A hostile page fuzzing the page-reachable channel: ≥ 10,000 random and
+// mutated messages on the bridge port (random JSON, mutated valid requests,
+// huge strings, wrong types, Blobs and buffers where none belong, claimed
+// origins, admin operations, hijacked and guessed session ids), plus forged
+// connect handshakes. Each must get a clean error or be ignored; the worker
+// must not crash or restart, and nothing may be disclosed or stored.
+// COS_FUZZ_COUNT (default 10,000; 100,000 with COS_LONG=1) and COS_FUZZ_SEED.
+import { test, expect } from './fixtures.mjs';
+import { inWorker, storeState } from './sw-tools.mjs';
+
+const LONG = process.env.COS_LONG === '1';
+const COUNT = Number(process.env.COS_FUZZ_COUNT ?? (LONG ? 100_000 : 10_000));
+const SEED = Number(process.env.COS_FUZZ_SEED ?? 20260611);
+
+/** Runs in the attacker's page: sends `count` fuzzed messages; returns a tally. */
+async function fuzz({ count, seed, secrets, victim }) {
+  // mulberry32
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const below = (n) => Math.floor(rand() * n);
+  const pick = (a) => a[below(a.length)];
+  const chance = (p) => rand() < p;
+
+  const OPS = ['open', 'read', 'write-begin', 'write', 'seek', 'truncate', 'close', 'abort', 'summary', 'delete', 'delete-site', 'clear', 'settings', 'OPEN', 'list', ''];
+  const KEYS = ['op', 'hash', 'algorithm', 'value', 'create', 'origins', 'session', 'position', 'size', 'settings', 'budgetBytes', 'strictGlobal', 'origin', 'caller', 'sender', '__proto__', 'constructor', 'data', 'id', 'request', 'tab', 'url'];
+  const hexOf = (n) => Array.from({ length: n }, () => '0123456789abcdef'[below(16)]).join('');
+  const sessions = []; // ids this page really opened
+  const STRINGS = () => ['SHA-256', 'sha-256', 'SHA-1', 'md5', '*', 'null', victim, `${victim}/`, 'http://b.test', 'data:,x', 'blob:' + victim + '/x', 'file://', 'chrome-extension://' + 'a'.repeat(32), ...secrets, secrets[0].toUpperCase(), secrets[0].slice(1), '\u0000\uffff\ud800', '../../blobs/' + secrets[0], ...sessions.slice(-3), `${crypto.randomUUID()}-${below(20)}`];
+  const randomString = () => {
+    switch (below(5)) {
+      case 0: return pick(STRINGS());
+      case 1: return pick(OPS);
+      case 2: return Array.from({ length: below(60) }, () => String.fromCharCode(below(0x10000))).join('');
+      case 3: return hexOf(60 + below(8));
+      default: return Array.from({ length: below(40) }, () => String.fromCharCode(32 + below(95))).join('');
+    }
+  };
+  const randomNumber = () => pick([0, -1, 1.5, 2 ** 53, 2 ** 53 + 2, 2 ** 64, Number.MAX_VALUE, NaN, Infinity, -0, below(1 << 20)]);
+  const randomValue = (depth = 3) => {
+    switch (below(depth > 0 ? 8 : 5)) {
+      case 0: return null;
+      case 1: return chance(0.5);
+      case 2: return randomNumber();
+      case 3: case 4: return randomString();
+      case 5: return Array.from({ length: below(5) }, () => randomValue(depth - 1));
+      default: return randomObject(depth - 1);
+    }
+  };
+  const randomObject = (depth = 2) => {
+    const o = {};
+    if (chance(0.8)) o.op = pick(OPS);
+    for (let i = below(5); i > 0; i--) o[chance(0.85) ? pick(KEYS) : randomString()] = randomValue(depth);
+    return o;
+  };
+  const hash = () => ({ algorithm: chance(0.8) ? 'SHA-256' : randomString(), value: chance(0.7) ? pick(secrets) : chance(0.5) ? hexOf(64) : randomString() });
+  const session = () => (sessions.length && chance(0.6) ? pick(sessions) : randomString());
+  const valid = () => {
+    const origins = pick([undefined, '*', victim, [victim, 'http://b.test'], [], ['*'], Array.from({ length: 70 }, (_, i) => `https://o${i}.test`)]);
+    switch (below(12)) {
+      case 0: return { op: 'open', hash: hash() };
+      case 1: return { op: 'open', hash: hash(), create: true, origins };
+      case 2: return { op: 'read', hash: hash() };
+      case 3: return { op: 'write-begin', hash: hash(), origins };
+      case 4: return { op: 'write', session: session(), position: chance(0.5) ? undefined : randomNumber() };
+      case 5: return { op: 'seek', session: session(), position: randomNumber() };
+      case 6: return { op: 'truncate', session: session(), size: randomNumber() };
+      case 7: return { op: 'close', session: session() };
+      case 8: return { op: 'abort', session: session() };
+      case 9: return { op: pick(['clear', 'summary', 'delete', 'delete-site', 'settings']), hash: pick(secrets), origin: victim, settings: { budgetBytes: 0, strictGlobal: false } };
+      case 10: return { op: 'read', hash: hash(), origin: victim, caller: victim, sender: { origin: victim, tab: { id: 1 } } };
+      default: return { ...randomObject(), hash: hash() };
+    }
+  };
+  const mutateObject = (o) => {
+    const keys = Object.keys(o);
+    switch (below(5)) {
+      case 0: if (keys.length) o[pick(keys)] = randomValue(); break;
+      case 1: if (keys.length) delete o[pick(keys)]; break;
+      case 2: o[pick(KEYS)] = randomValue(); break;
+      case 3: o.op = pick(OPS); break;
+      default: if (o.hash && typeof o.hash === 'object') o.hash[pick(['algorithm', 'value', 'extra'])] = randomValue(1);
+    }
+    return o;
+  };
+  const mutateString = (str) => {
+    let out = str;
+    for (let i = 1 + below(3); i > 0; i--) {
+      const at = below(out.length + 1);
+      switch (below(5)) {
+        case 0: out = out.slice(0, at) + String.fromCharCode(out.charCodeAt(at) ^ (1 << below(7))) + out.slice(at + 1); break;
+        case 1: out = out.slice(0, at) + pick(['{', '}', '[', ']', '"', ':', ',', '\\', 'null', '-1', '1e999', '\u0000']) + out.slice(at); break;
+        case 2: out = out.slice(0, at) + out.slice(at + below(8)); break;
+        case 3: out = out.slice(0, at); break;
+        default: out = out.slice(0, at) + out.slice(at, at + 16) + out.slice(at);
+      }
+    }
+    return out;
+  };
+  const big = (n) => 'x'.repeat(n);
+  const request = () => {
+    const r = below(100);
+    if (r < 25) return JSON.stringify(randomValue(4));
+    if (r < 45) return JSON.stringify(valid());
+    if (r < 65) return JSON.stringify(mutateObject(valid()));
+    if (r < 85) return mutateString(JSON.stringify(valid()));
+    if (r < 88) return JSON.stringify({ op: 'read', hash: { algorithm: 'SHA-256', value: big(65_536 + below(1 << 20)) } });
+    if (r < 89) return '['.repeat(10_000 + below(100_000));
+    if (r < 90) return big(1 << (16 + below(8))); // up to 8 M characters
+    // Not a string at all.
+    return pick([null, undefined, 42, true, {}, [], { op: 'read', hash: hash() }, [JSON.stringify(valid())], new Blob([JSON.stringify(valid())]), new ArrayBuffer(8), new Date(), new Map([['op', 'read']])]);
+  };
+  const data = () => {
+    const r = below(100);
+    if (r < 55) return undefined;
+    if (r < 75) return new Blob([new Uint8Array(below(1 << 16))]);
+    if (r < 78) return new Blob([new Uint8Array(1 << 20)]);
+    if (r < 82) return new Uint8Array(below(4096)).buffer;
+    if (r < 84) return new Uint8Array(below(4096));
+    if (r < 86) return new File(['x'], 'x.txt');
+    if (r < 88) return { size: 10, type: 'fake-blob', arrayBuffer: null };
+    if (r < 90) return randomValue(2);
+    if (r < 91) return new Blob([new Uint8Array(16 << 20)]);
+    return pick(['a string', 12345, [new Blob(['a'])], { blob: new Blob(['a']) }, new Map(), new Set([1]), new Date(0), new Error('e')]);
+  };
+
+  // ---- the channel ----
+  const { port1, port2 } = new MessageChannel();
+  window.postMessage({ type: 'cross-origin-storage:connect' }, '*', [port2]);
+  const waiting = new Map();
+  const untracked = { replies: 0 };
+  port1.onmessage = ({ data: reply }) => {
+    const settle = waiting.get(reply?.id);
+    if (settle) {
+      waiting.delete(reply.id);
+      settle(reply);
+    } else untracked.replies++;
+  };
+  let nextId = 0;
+  const send = (message) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve({ timeout: true });
+      }, 20_000);
+      waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      try {
+        port1.postMessage({ ...message, id });
+      } catch (e) {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve({ refusedByBrowser: e.name });
+      }
+    });
+
+  const tally = { sent: 0, ok: {}, errors: {}, timeouts: 0, refusedByBrowser: 0, disclosed: [], files: 0, badReplies: [], untrackedSent: 0 };
+  const KNOWN = ['TypeError', 'NotSupportedError', 'NotAllowedError', 'NotFoundError', 'DataError', 'InvalidStateError', 'QuotaExceededError'];
+  const record = (req, reply) => {
+    tally.sent++;
+    if (reply.timeout) return void tally.timeouts++;
+    if (reply.refusedByBrowser) return void tally.refusedByBrowser++;
+    if (reply.file) tally.files++;
+    let op = '?';
+    try {
+      op = JSON.parse(req).op;
+    } catch {}
+    if (reply.ok === true) {
+      tally.ok[op] = (tally.ok[op] ?? 0) + 1;
+      if (reply.value?.session) sessions.push(reply.value.session);
+      // Success is fine for create handles and for writes into this page's own sessions;
+      // a read or read-open must never succeed: this page stored nothing.
+      if (op === 'read' || (op === 'open' && !JSON.parse(req).create) || !['open', 'write-begin', 'write', 'seek', 'truncate', 'abort'].includes(op)) {
+        tally.disclosed.push({ req: String(req).slice(0, 300), reply: JSON.stringify(reply).slice(0, 300) });
+      }
+      return;
+    }
+    const e = reply.error;
+    if (reply.ok !== false || !e || !KNOWN.includes(e.name) || typeof e.message !== 'string' || !e.message || typeof e.code !== 'string') {
+      tally.badReplies.push(JSON.stringify(reply).slice(0, 300));
+      return;
+    }
+    const key = `${e.name}/${e.code}`;
+    tally.errors[key] = (tally.errors[key] ?? 0) + 1;
+  };
+
+  const t0 = performance.now();
+  const WAVE = 40;
+  for (let done = 0; done < count; done += WAVE) {
+    const wave = [];
+    for (let i = 0; i < Math.min(WAVE, count - done); i++) {
+      const req = request();
+      const msg = { request: req, data: data() };
+      if (chance(0.1)) Object.assign(msg, { origin: victim, sender: { origin: victim, id: 'x' }, tab: { id: 1 }, frameId: 0 });
+      wave.push(send(msg).then((reply) => record(req, reply)));
+    }
+    // Now and then, messages without a usable id (replies cannot be matched; only counted).
+    if (chance(0.2)) {
+      for (const m of [null, 7, 'string', { request: JSON.stringify(valid()) }, { id: { nested: 1 }, request: '{}' }]) {
+        port1.postMessage(m);
+        tally.untrackedSent++;
+      }
+    }
+    await Promise.all(wave);
+    if (sessions.length > 200) sessions.splice(0, sessions.length - 50);
+  }
+  // Forged handshakes on the window: wrong shapes, no port, many ports, other types.
+  let handshakes = 0;
+  for (let i = 0; i < 300; i++) {
+    const ch = new MessageChannel();
+    const shape = pick([
+      { type: 'cross-origin-storage:connect' },
+      { type: 'cross-origin-storage:CONNECT' },
+      { type: ['cross-origin-storage:connect'] },
+      { type: { toString: () => 'cross-origin-storage:connect' } },
+      'cross-origin-storage:connect',
+      null,
+      { type: 'cross-origin-storage:connect', request: JSON.stringify(valid()) },
+    ]);
+    try {
+      window.postMessage(shape, '*', pick([[], [ch.port2], [ch.port2, new MessageChannel().port2]]));
+      handshakes++;
+    } catch {}
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  tally.handshakes = handshakes;
+  tally.untrackedReplies = untracked.replies;
+  tally.ms = Math.round(performance.now() - t0);
+  tally.sessionsOpened = tally.ok['write-begin'] ?? 0;
+  return tally;
+}
+
+test(`fuzz: ${COUNT} random and mutated messages through the page channel get clean errors; nothing crashes, leaks or is stored`, async ({
+  context,
+  openPage,
+  server,
+}) => {
+  test.setTimeout(LONG ? 1_800_000 : 240_000);
+  const victim = server.origin('a.test');
+  const a = await openPage('a.test');
+  const secrets = await a.evaluate(
+    (c) => Promise.all([storeBytes(patternBytes(5000, 31)), storeBytes(patternBytes(6000, 32), { origins: [c] })]),
+    server.origin('c.test'),
+  );
+  // The victim also has a write in flight whose session the attacker may guess at.
+  await a.evaluate(async () => {
+    window.inflight = await (await navigator.crossOriginStorage.getFileHandle(hashOf(await sha256Hex(patternBytes(7000, 33))), { create: true })).createWritable();
+    await window.inflight.write(patternBytes(3000, 33));
+  });
+  const before = await storeState(context);
+  const marker = `fuzz-${Date.now()}`;
+  await inWorker(context, (m) => (globalThis.__fuzzMarker = m), marker);
+
+  const b = await openPage('b.test');
+  const pageErrors = [];
+  b.on('pageerror', (e) => pageErrors.push(e.message));
+  const tally = await b.evaluate(fuzz, { count: COUNT, seed: SEED, secrets, victim });
+  console.log(
+    `[fuzz] seed ${SEED}: ${tally.sent} tracked messages in ${(tally.ms / 1000).toFixed(1)} s (+${tally.untrackedSent} without an id, ${tally.handshakes} forged handshakes); ` +
+      `timeouts ${tally.timeouts}, refused by postMessage ${tally.refusedByBrowser}, bad replies ${tally.badReplies.length}, disclosed ${tally.disclosed.length}, files ${tally.files}`,
+  );
+  console.log(`[fuzz] ok by op: ${JSON.stringify(tally.ok)}`);
+  console.log(`[fuzz] errors: ${JSON.stringify(tally.errors)}`);
+
+  expect(tally.sent).toBe(COUNT);
+  expect(tally.timeouts, 'messages that got no answer').toBe(0);
+  expect(tally.badReplies, 'replies that are not a clean error').toEqual([]);
+  expect(tally.disclosed, 'successful reads or admin operations').toEqual([]);
+  expect(tally.files, 'replies carrying a file').toBe(0);
+  expect(pageErrors).toEqual([]);
+
+  // The worker is the same instance (never crashed or restarted) and still works.
+  expect(await inWorker(context, () => globalThis.__fuzzMarker)).toBe(marker);
+  const after = await storeState(context);
+  expect(after.entries, 'nothing was stored or dropped').toEqual(before.entries);
+  expect(after.blobs).toEqual(before.blobs);
+  for (const hex of secrets) expect(await b.evaluate((v) => outcome(() => readBack(v)), hex)).toMatchObject({ name: 'NotFoundError' });
+  const normal = await b.evaluate(async () => {
+    const hex = await storeBytes(patternBytes(1234, 34), { origins: '*' });
+    return { hex, read: await readBack(hex) };
+  });
+  expect(normal.read).toMatchObject({ size: 1234, hash: normal.hex });
+  // The victim's own write was not disturbed and completes.
+  const victimDone = await a.evaluate(async () => {
+    await window.inflight.write(patternBytes(7000, 33).subarray(3000));
+    await window.inflight.close();
+    return readBack(await sha256Hex(patternBytes(7000, 33)));
+  });
+  expect(victimDone.size).toBe(7000);
+  for (const hex of secrets) expect((await a.evaluate((v) => outcome(() => readBack(v)), hex)).ok?.hash).toBe(hex);
+  const tmpFiles = Object.keys(after.tmp).filter((n) => !n.endsWith('.crswap')).length;
+  console.log(`[fuzz] afterwards: ${after.entries.length} entries (unchanged), ${tmpFiles} temporary files of the attacker's open or refused writes`);
+});
