@@ -6,7 +6,7 @@
 // so start-up is a promise that every handler awaits.
 
 import init, { Store } from './pkg/cos_wasm.js';
-import { blobsDir, clearTmp, listNames, removeQuietly } from './worker/opfs.js';
+import { blobsDir, clearTmp, listFiles, removeQuietly } from './worker/opfs.js';
 import { loadPersisted, saveChanges } from './worker/persist.js';
 import { createPageTier } from './worker/page-tier.js';
 import { createExtensionTier } from './worker/extension-tier.js';
@@ -34,10 +34,11 @@ async function start() {
   if (skipped) console.warn(`ignored ${skipped} malformed index records`);
 
   // Make the index and the files agree before answering anyone: no write
-  // survives a restart, and a crash can leave bytes without an entry or the reverse.
+  // survives a restart, and a crash (or a damaged disk) can leave bytes
+  // without an entry, an entry without bytes, or a file of the wrong size.
   await clearTmp();
   const blobs = await blobsDir();
-  const { deleteFiles, droppedEntries } = JSON.parse(store.reconcile(JSON.stringify(await listNames(blobs))));
+  const { deleteFiles, droppedEntries } = JSON.parse(store.reconcile(JSON.stringify(await listFiles(blobs))));
   await Promise.all(deleteFiles.map((name) => removeQuietly(blobs, name)));
   await saveChanges(store.drainChanges());
   if (deleteFiles.length || droppedEntries) {

@@ -5,16 +5,19 @@ const root = () => navigator.storage.getDirectory();
 export const blobsDir = async () => (await root()).getDirectoryHandle('blobs', { create: true });
 export const tmpDir = async () => (await root()).getDirectoryHandle('tmp', { create: true });
 
-export async function listNames(dir) {
-  const names = [];
-  for await (const name of dir.keys()) names.push(name);
-  return names;
+/** `[[name, size], …]` of the entries in `dir`; a directory's size is null. */
+export async function listFiles(dir) {
+  const files = [];
+  for await (const [name, handle] of dir.entries()) {
+    files.push([name, handle.kind === 'file' ? (await handle.getFile()).size : null]);
+  }
+  return files;
 }
 
-/** Removes an entry if present; a missing file is not an error here. */
+/** Removes an entry (a directory with its contents) if present; a missing one is not an error here. */
 export async function removeQuietly(dir, name) {
   try {
-    await dir.removeEntry(name);
+    await dir.removeEntry(name, { recursive: true });
   } catch (e) {
     if (e.name !== 'NotFoundError') throw e;
   }

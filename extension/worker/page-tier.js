@@ -36,9 +36,12 @@ export function createPageTier(store) {
         return { ok: true, value: step.value };
       case 'read-file': {
         const handle = await (await blobsDir()).getFileHandle(step.hash).catch(() => null);
-        // The index said yes but the bytes are gone (user deletion racing this read).
-        if (!handle) return errorReply(new DOMException('no file with this hash is available', 'NotFoundError'));
-        return { ok: true, value: { size: step.size }, file: await handle.getFile() };
+        const file = await handle?.getFile();
+        if (file?.size === step.size) return { ok: true, value: { size: step.size }, file };
+        // The index said yes but the bytes are gone (a deletion racing this
+        // read) or damaged on disk: never serve them under this hash.
+        if (file) await serialized(() => store.discardDamaged(step.hash) && deleteStored(store, [step.hash]));
+        return errorReply(new DOMException('no file with this hash is available', 'NotFoundError'));
       }
       case 'open-temp': {
         const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
@@ -100,13 +103,13 @@ export function createPageTier(store) {
     const session = Store.sessionOf(request);
     if (!session) return run({ request }, data, caller);
     const previous = sessionQueues.get(session) ?? Promise.resolve();
-    const current = previous.then(() => run({ request }, data, caller));
+    const current = previous.then(() => run({ request }, data, caller, session));
     sessionQueues.set(session, current);
     current.finally(() => sessionQueues.get(session) === current && sessionQueues.delete(session));
     return current;
   }
 
-  async function run(normalized, data, caller) {
+  async function run(normalized, data, caller, session) {
     let step;
     try {
       step = nextStep(caller, normalized, data);
@@ -114,12 +117,14 @@ export function createPageTier(store) {
       await saveChanges(store.drainChanges());
       return reply;
     } catch (e) {
-      // A failed step ends its session (the engine already forgot it, or
-      // forgets it now); its temporary file goes with it.
-      const session = step?.session;
-      if (session) {
-        store.dropSession(session);
-        await discardTemp(session).catch(() => {});
+      // A failed step ends its session: the engine already forgot it when it
+      // refused the step, or forgets it now after an I/O failure. Its
+      // temporary file goes with it. (A request naming someone else's session
+      // fails without ending it.)
+      const ended = step?.session ?? (session && !store.hasSession(session) ? session : null);
+      if (ended) {
+        store.dropSession(ended);
+        await discardTemp(ended).catch(() => {});
       }
       return errorReply(e);
     }

@@ -46,9 +46,9 @@ struct Open {
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reconciled {
-    /// Stored files with no index entry (or an invalid name): delete them.
+    /// Stored files with no index entry, an invalid name, or the wrong size: delete them.
     pub delete_files: Vec<String>,
-    /// Index entries whose bytes were missing; already removed from the index.
+    /// Index entries whose bytes were missing or damaged; already removed from the index.
     pub dropped_entries: usize,
 }
 
@@ -123,14 +123,17 @@ impl Engine {
         self.index.lookup(hash, caller, &Policy { sites: &self.sites, strict })
     }
 
-    /// Matches the names in the blob directory against the index.
-    pub fn reconcile(&mut self, stored_files: &[String]) -> Reconciled {
+    /// Matches the blob directory (name, size; no size for a directory)
+    /// against the index: a file must be named by a hash with an entry of
+    /// exactly its size.
+    pub fn reconcile(&mut self, stored_files: &[(String, Option<u64>)]) -> Reconciled {
         let mut result = Reconciled::default();
         let mut present = std::collections::BTreeSet::new();
-        for name in stored_files {
-            match ContentHash::from_hex(name) {
-                Ok(hash) if self.index.get(&hash).is_some() => {
-                    present.insert(hash);
+        for (name, size) in stored_files {
+            let entry = ContentHash::from_hex(name).ok().and_then(|hash| self.index.get(&hash));
+            match entry {
+                Some(e) if Some(e.size) == *size => {
+                    present.insert(e.hash.clone());
                 }
                 _ => result.delete_files.push(name.clone()),
             }
@@ -141,6 +144,12 @@ impl Engine {
         }
         result.dropped_entries = missing.len();
         result
+    }
+
+    /// Forgets an entry whose bytes on disk turned out not to match it (a
+    /// read found another size); the worker deletes the file.
+    pub fn discard_damaged(&mut self, hash: &str) -> bool {
+        ContentHash::from_hex(hash).is_ok_and(|hash| self.index.remove(&hash).is_some())
     }
 
     /// Handles one page request. `caller` comes from the browser, never from

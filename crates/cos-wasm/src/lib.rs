@@ -55,10 +55,22 @@ impl Store {
         self.engine.borrow_mut().set_default_budget(bytes as u64);
     }
 
-    /// `names_json`: the file names in the blob directory. Returns `{deleteFiles, droppedEntries}`.
-    pub fn reconcile(&self, names_json: &str) -> Result<String, JsValue> {
-        let names: Vec<String> = from_json(names_json)?;
-        Ok(to_json(&self.engine.borrow_mut().reconcile(&names)))
+    /// `files_json`: `[[name, size | null], …]` of the blob directory (null:
+    /// a directory). Returns `{deleteFiles, droppedEntries}`.
+    pub fn reconcile(&self, files_json: &str) -> Result<String, JsValue> {
+        let files: Vec<(String, Option<u64>)> = from_json(files_json)?;
+        Ok(to_json(&self.engine.borrow_mut().reconcile(&files)))
+    }
+
+    /// Forgets an entry whose file on disk does not match it.
+    #[wasm_bindgen(js_name = discardDamaged)]
+    pub fn discard_damaged(&self, hash: &str) -> bool {
+        self.engine.borrow_mut().discard_damaged(hash)
+    }
+
+    #[wasm_bindgen(js_name = hasSession)]
+    pub fn has_session(&self, session: &str) -> bool {
+        self.engine.borrow().has_session(session)
     }
 
     /// One request from the extension's own pages; returns the next `Step` as JSON.

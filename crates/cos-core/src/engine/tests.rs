@@ -251,13 +251,30 @@ fn restore_and_reconcile() {
 
     // y's bytes are gone, an orphan file and a stray name are on disk.
     let orphan = sha(b"orphan");
-    let result = restarted.reconcile(&[x.clone(), orphan.clone(), "x.crswap".into()]);
-    assert_eq!(result.delete_files, vec![orphan, "x.crswap".to_owned()]);
+    let stored = [(x.clone(), Some(1)), (orphan.clone(), Some(6)), ("x.crswap".into(), Some(0)), ("dir".into(), None)];
+    let result = restarted.reconcile(&stored);
+    assert_eq!(result.delete_files, vec![orphan, "x.crswap".to_owned(), "dir".to_owned()]);
     assert_eq!(result.dropped_entries, 1);
     assert_eq!(open(&mut restarted, B, &y).unwrap_err(), CosError::NotFound);
     let changes = restarted.drain_changes().index.entries;
     assert_eq!(changes.len(), 1);
     assert!(changes[0].entry.is_none(), "the dropped entry is persisted as deleted");
+}
+
+#[test]
+fn damaged_files_are_dropped_at_start_and_on_read() {
+    let mut e = engine();
+    let (x, y) = (sha(b"xx"), sha(b"yy"));
+    store(&mut e, A, b"xx", &x, "null").unwrap();
+    store(&mut e, A, b"yy", &y, "null").unwrap();
+    // x was truncated on disk: wrong size, so file and entry both go.
+    let result = e.reconcile(&[(x.clone(), Some(1)), (y.clone(), Some(2))]);
+    assert_eq!(result.delete_files, vec![x.clone()]);
+    assert_eq!(result.dropped_entries, 1);
+    assert!(open(&mut e, A, &x).is_err());
+    assert!(e.discard_damaged(&y));
+    assert!(!e.discard_damaged(&y) && !e.discard_damaged("nonsense"));
+    assert_eq!(open(&mut e, A, &y).unwrap_err(), CosError::NotFound);
 }
 
 fn admin(e: &mut Engine, json: &str) -> Step {
