@@ -416,7 +416,7 @@ fn decoding_and_page_requests_never_panic() {
                 assert!(caller.starts_with("http") && caller != "https://A.test", "{caller} got a step");
                 // Steps that need I/O are finished the way the worker would (never committed here:
                 // no bytes were fed, so the engine must refuse).
-                if let Step::OpenTemp { session } | Step::WriteBlob { session, .. } = &step {
+                if let Step::OpenTemp { session } | Step::WriteData { session, .. } = &step {
                     let close = format!("{{\"op\":\"close\",\"session\":\"{session}\"}}");
                     let _ = e.page_request(caller, &close, None, case as u64);
                     e.drop_session(session);
@@ -732,7 +732,7 @@ fn write_sessions_verify_exactly_the_final_bytes() {
             };
             let blob = (*kind <= 1).then_some(data.len() as u64);
             match e.page_request(A, &req, blob, 1) {
-                Ok(Step::WriteBlob { at, .. }) => {
+                Ok(Step::WriteData { at, .. }) => {
                     assert_eq!(at, *n as u64);
                     if let Err(err) = e.feed(A, &session, data, 1) {
                         failed = Some(err);
