@@ -81,6 +81,11 @@ fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
     if json.len() > MAX_REQUEST_BYTES {
         return Err(CosError::InvalidMessage(format!("request is larger than {MAX_REQUEST_BYTES} bytes")));
     }
+    // serde would also read a tagged enum from an array (`["read", {...}]`);
+    // the schema is objects with named fields only.
+    if !json.trim_start().starts_with('{') {
+        return Err(CosError::InvalidMessage("a request is a JSON object".into()));
+    }
     serde_json::from_str(json).map_err(|e| CosError::InvalidMessage(e.to_string()))
 }
 
@@ -175,6 +180,7 @@ mod tests {
             r#"{"op":"read"}"#,
             r#"{"op":"clear","hash":true}"#,
             r#"{"op":"summary","extra":1}"#,
+            r#"["clear"]"#,
         ] {
             assert_eq!(AdminRequest::decode(bad).unwrap_err().code(), "invalid-message", "{bad}");
         }
@@ -202,6 +208,7 @@ mod tests {
             r#"{"op":"seek","session":7,"position":1}"#.into(),
             r#"{"op":"truncate","session":"s"}"#.into(),
             "{\"op\":\"close\",\"session\":\"s\"".into(),
+            r#"["seek","s",1]"#.into(),
             format!(r#"{{"op":"open","hash":{hash},"origins":{}}}"#, "[".repeat(500) + &"]".repeat(500)),
             " ".repeat(MAX_REQUEST_BYTES + 1),
         ];
