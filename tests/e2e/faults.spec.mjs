@@ -270,13 +270,12 @@ test('storage full: the write that does not fit rejects with QuotaExceededError 
   for (const hex of refused) expect(await readOutcome(a, hex)).toMatchObject({ name: 'NotFoundError' });
 });
 
-// BUG (reported): when the engine refuses a `write`/`seek`/`truncate` of an
-// open writable (over the budget, past the largest position, ...), it ends the
-// session, but page-tier.js computes no step and so never learns the session
-// id: the temporary file, its .crswap and the open FileSystemWritableFileStream
-// stay until the worker restarts. Each refused write leaks up to the bytes
-// written so far, outside the budget; a page can repeat it while keeping the
-// worker busy. Expected: refused writes leave nothing in tmp/.
+// Regression (found by this suite, fixed in b513a79): when the engine refused
+// a `write`/`seek`/`truncate` of an open writable (over the budget, past the
+// largest position, ...), it ended the session but the worker never learnt
+// the session id, so the temporary file, its .crswap and the open writable
+// stayed until the worker restarted: up to the bytes written so far per
+// refused write, outside the budget, repeatable by any page.
 test('writes the engine refuses mid-stream leave no temporary file behind', async ({ context, serviceWorker, openPage }) => {
   const a = await openPage('a.test');
   await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB, strictGlobal: false } });
@@ -361,12 +360,11 @@ test('start-up reconciles the index with the stored bytes after a crash left the
   expect(Object.keys(final.blobs).sort()).toEqual(files.map((f) => f.hex).sort());
 });
 
-// FINDING (reported): start-up reconciliation matches names only, and a read
-// serves blobs/<hash> as it is. A blob whose size no longer matches its index
-// entry (truncated on disk: a full disk, a non-atomic file system, tampering)
-// is served under a hash it does not have. Checking the size (at start-up, or
-// `file.size === entry.size` before replying) is cheap. A same-size bit flip
-// is not caught without re-hashing; that is only reported, not asserted.
+// Regression (found by this suite, fixed in b513a79): reconciliation matched
+// names only and a read served blobs/<hash> as it was, so a blob truncated on
+// disk (a full disk, a non-atomic file system, tampering) was served under a
+// hash it does not have. A same-size bit flip is still not caught without
+// re-hashing every file; that is printed, not asserted.
 test('a stored file truncated on disk is never served under its hash', async ({ context, openPage }) => {
   const a = await openPage('a.test');
   const [truncated, flipped] = await a.evaluate(async () => [
