@@ -341,28 +341,16 @@ const PAGE_SCHEMA: [(&str, &[&str]); 8] = [
     ("abort", &["session"]),
 ];
 const ADMIN_SCHEMA: [(&str, &[&str]); 5] =
-    [("summary", &[]), ("delete", &["hash"]), ("delete-site", &["origin"]), ("clear", &[]), ("settings", &["settings"])];
-
-const KNOWN_LAX_ADMIN_OPS: [&str; 2] = ["summary", "clear"];
+    [("summary", &["origin"]), ("delete", &["hash"]), ("delete-site", &["origin"]), ("clear", &[]), ("settings", &["settings"])];
 
 /// A request that decoded must be exactly what the schema allows: a known
 /// op, no extra field anywhere (a claimed origin cannot ride along), and a
 /// hash of 64 lowercase hex digits wherever one is a plain string.
 fn assert_schema(json: &str, schema: &[(&str, &[&str])]) {
     let value: serde_json::Value = serde_json::from_str(json).expect("decoded, so it is JSON");
-    // Known finding (see `requests_must_be_json_objects`, ignored until fixed): serde
-    // also decodes an internally tagged enum from a sequence, `["read", {hash}]`.
-    if value.is_array() {
-        return;
-    }
     let object = value.as_object().unwrap_or_else(|| panic!("a non-object request decoded: {json}"));
     let op = object["op"].as_str().expect("op is a string");
     let (_, fields) = schema.iter().find(|(name, _)| *name == op).unwrap_or_else(|| panic!("unknown op {op:?} accepted"));
-    // Known bug (see `admin_ops_without_fields_refuse_extra_fields`, ignored until fixed):
-    // serde's deny_unknown_fields does not apply to unit variants of an internally tagged enum.
-    if KNOWN_LAX_ADMIN_OPS.contains(&op) && schema.len() == ADMIN_SCHEMA.len() {
-        return;
-    }
     for key in object.keys().filter(|k| *k != "op") {
         assert!(fields.contains(&key.as_str()), "field {key:?} accepted on {op}: {json}");
     }
@@ -786,14 +774,11 @@ fn write_sessions_verify_exactly_the_final_bytes() {
     assert!(committed > share(10) / 10, "the generator must also produce correct writes");
 }
 
-/// BUG (reported, not fixed here: `crates/cos-core/src/message.rs` is not
-/// this suite's): `AdminRequest::Summary` and `AdminRequest::Clear` are unit
-/// variants, and serde ignores `deny_unknown_fields` for those, so
+/// Regression (found by the property above, fixed in 0ae6366): unit variants
+/// of an internally tagged enum ignore `deny_unknown_fields`, so
 /// `{"op":"clear","origin":"https://a.test"}` (a `delete-site` with a typo'd
-/// op) decodes as `Clear` and would delete every file. Fix: make them
-/// `Summary {}` / `Clear {}`. Run with `cargo test -- --ignored`.
+/// op) decoded as `Clear` and would have deleted every file.
 #[test]
-#[ignore = "known bug: unit admin ops accept unknown fields"]
 fn admin_ops_without_fields_refuse_extra_fields() {
     for json in [r#"{"op":"clear","origin":"https://a.test"}"#, r#"{"op":"summary","hash":"x"}"#] {
         let err = AdminRequest::decode(json).map(|r| format!("{r:?}")).expect_err(json);
@@ -801,14 +786,11 @@ fn admin_ops_without_fields_refuse_extra_fields() {
     }
 }
 
-/// FINDING (reported; low severity, the meaning is the same as the object
-/// form): serde decodes an internally tagged enum from a JSON array too, so
-/// `["read", {"algorithm":"SHA-256","value":"…"}]` and `["seek","s",1]` are
-/// accepted although the schema says requests are objects with named fields.
-/// Fix: decode into `serde_json::Value`, refuse non-objects, then
-/// `from_value`. Run with `cargo test -- --ignored`.
+/// Regression (found by the property above, fixed in 0ae6366): serde also
+/// decodes an internally tagged enum from a JSON array, so
+/// `["read", {"algorithm":"SHA-256","value":"…"}]` was accepted although
+/// requests are objects with named fields.
 #[test]
-#[ignore = "known finding: arrays decode as requests"]
 fn requests_must_be_json_objects() {
     let hash = r#"{"algorithm":"SHA-256","value":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#;
     for json in [format!(r#"["read",{hash}]"#), r#"["seek","s",1]"#.to_owned(), r#"["clear"]"#.to_owned()] {
