@@ -30,7 +30,8 @@ async function fuzz({ count, seed, secrets, victim }) {
   const OPS = ['open', 'read', 'write-begin', 'write', 'seek', 'truncate', 'close', 'abort', 'summary', 'delete', 'delete-site', 'clear', 'settings', 'OPEN', 'list', ''];
   const KEYS = ['op', 'hash', 'algorithm', 'value', 'create', 'origins', 'session', 'position', 'size', 'settings', 'budgetBytes', 'strictGlobal', 'origin', 'caller', 'sender', '__proto__', 'constructor', 'data', 'id', 'request', 'tab', 'url'];
   const hexOf = (n) => Array.from({ length: n }, () => '0123456789abcdef'[below(16)]).join('');
-  const sessions = []; // ids this page really opened
+  const sessions = []; // ids this page really opened (recent ones, to fuzz with)
+  const opened = []; // all of them, to abort at the end
   const STRINGS = () => ['SHA-256', 'sha-256', 'SHA-1', 'md5', '*', 'null', victim, `${victim}/`, 'http://b.test', 'data:,x', 'blob:' + victim + '/x', 'file://', 'chrome-extension://' + 'a'.repeat(32), ...secrets, secrets[0].toUpperCase(), secrets[0].slice(1), '\u0000\uffff\ud800', '../../blobs/' + secrets[0], ...sessions.slice(-3), `${crypto.randomUUID()}-${below(20)}`];
   const randomString = () => {
     switch (below(5)) {
@@ -175,7 +176,7 @@ async function fuzz({ count, seed, secrets, victim }) {
     } catch {}
     if (reply.ok === true) {
       tally.ok[op] = (tally.ok[op] ?? 0) + 1;
-      if (reply.value?.session) sessions.push(reply.value.session);
+      if (reply.value?.session) sessions.push(reply.value.session), opened.push(reply.value.session);
       // Success is fine for create handles and for writes into this page's own sessions;
       // a read or read-open must never succeed: this page stored nothing.
       if (op === 'read' || (op === 'open' && !JSON.parse(req).create) || !['open', 'write-begin', 'write', 'seek', 'truncate', 'abort'].includes(op)) {
@@ -235,6 +236,11 @@ async function fuzz({ count, seed, secrets, victim }) {
   tally.untrackedReplies = untracked.replies;
   tally.ms = Math.round(performance.now() - t0);
   tally.sessionsOpened = tally.ok['write-begin'] ?? 0;
+  // An origin may hold 64 open writables; the fuzzer's abandoned ones would
+  // block its own later writes for the 5-minute idle expiry. Abort them.
+  const aborts = await Promise.all(opened.map((session) => send({ request: JSON.stringify({ op: 'abort', session }) })));
+  tally.aborted = aborts.filter((r) => r.ok).length;
+  tally.opened = opened;
   return tally;
 }
 
@@ -283,6 +289,10 @@ test(`fuzz: ${COUNT} random and mutated messages through the page channel get cl
   expect(after.entries, 'nothing was stored or dropped').toEqual(before.entries);
   expect(after.blobs).toEqual(before.blobs);
   for (const hex of secrets) expect(await b.evaluate((v) => outcome(() => readBack(v)), hex)).toMatchObject({ name: 'NotFoundError' });
+  // Other origins were never affected; the attacker's own origin works again once its writables are aborted.
+  const c = await openPage('c.test');
+  const other = await c.evaluate(async () => readBack(await storeBytes(patternBytes(999, 35))));
+  expect(other.size).toBe(999);
   const normal = await b.evaluate(async () => {
     const hex = await storeBytes(patternBytes(1234, 34), { origins: '*' });
     return { hex, read: await readBack(hex) };
@@ -297,5 +307,7 @@ test(`fuzz: ${COUNT} random and mutated messages through the page channel get cl
   expect(victimDone.size).toBe(7000);
   for (const hex of secrets) expect((await a.evaluate((v) => outcome(() => readBack(v)), hex)).ok?.hash).toBe(hex);
   const tmpFiles = Object.keys(after.tmp).filter((n) => !n.endsWith('.crswap')).length;
-  console.log(`[fuzz] afterwards: ${after.entries.length} entries (unchanged), ${tmpFiles} temporary files of the attacker's open or refused writes`);
+  // The ones it knows were aborted above; any left were opened by id-less messages whose replies it could not match.
+  expect(tally.opened.filter((session) => session in after.tmp), 'aborted writables still have temporary files').toEqual([]);
+  console.log(`[fuzz] afterwards: ${after.entries.length} entries (unchanged), ${tmpFiles} temporary files of open writes (the victim's, and the fuzzer's from id-less messages: they expire after 5 min idle), ${tally.aborted} aborted at the end`);
 });
