@@ -1,12 +1,11 @@
 // scripts/bench: store/read throughput, memory and cold start of the
 // extension against the page's own OPFS + crypto.subtle in the same run.
 // Not a test: it prints numbers. See `scripts/bench --help`.
-import { chromium } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CHROMIUM_FLAGS, REPO_ROOT } from '../tests/e2e/fixtures.mjs';
+import { launchBrowser, REPO_ROOT } from '../tests/e2e/fixtures.mjs';
 import { startBenchServer, patternHash } from '../tests/bench/server.mjs';
 import { idleMemoryMiB, withPeakMemory, browserMemoryMiB } from '../tests/bench/memory.mjs';
 
@@ -42,18 +41,7 @@ function foreignChromium() {
 
 async function launch(extensionDir, server) {
   const userDataDir = await mkdtemp(join(tmpdir(), 'cos-bench-'));
-  const secure = ['a.test', 'b.test'].map((h) => server.origin(h)).join(',');
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: false,
-    args: [
-      ...CHROMIUM_FLAGS,
-      `--unsafely-treat-insecure-origin-as-secure=${secure}`,
-      `--disable-extensions-except=${extensionDir}`,
-      `--load-extension=${extensionDir}`,
-    ],
-    ignoreDefaultArgs: ['--disable-extensions'],
-  });
+  const context = await launchBrowser(userDataDir, server, { extensionDir });
   const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 10_000 }).catch(() => null));
   const extensionId = sw ? new URL(sw.url()).host : null;
   return {

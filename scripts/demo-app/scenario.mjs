@@ -14,8 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from '@playwright/test';
-import { CHROMIUM_FLAGS, EXTENSION_DIR, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
+import { launchChromium, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
 import { startHub } from '../hub/server.mjs';
 import { startApp } from './server.mjs';
 
@@ -103,18 +102,6 @@ export async function startServers({ hosts, legacy = false }) {
   };
 }
 
-/** Debian's Chromium on a fresh profile, with or without the unpacked extension. */
-export function launch(userDataDir, { extension = true, headed = false } = {}) {
-  const args = CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new'));
-  if (extension) args.push(`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`);
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: false,
-    args,
-    ignoreDefaultArgs: ['--disable-extensions'],
-  });
-}
-
 /** Waits until no COS call has been in flight or started for `quietMs` (stores run after the result). */
 async function settle(page, quietMs = 1500, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -161,7 +148,7 @@ const LEGACY_HOSTS = ['localhost', '127.0.0.1', 'localhost'];
 export async function runScenario({ extension = true, headed = false, dtype = 'q8', ort = 'lfs', legacy = false } = {}) {
   const servers = await startServers({ hosts: legacy ? LEGACY_HOSTS : HOSTS, legacy });
   const profile = await mkdtemp(path.join(tmpdir(), 'cos-demo-'));
-  const context = await launch(profile, { extension, headed });
+  const context = await launchChromium(profile, { extension, headed });
   try {
     await context.addInitScript(observeCrossOriginStorage);
     const rows = [];

@@ -25,17 +25,25 @@ export const CHROMIUM_FLAGS = [
   '--host-resolver-rules=MAP *.test 127.0.0.1',
 ];
 
-/** Launches Chromium on `userDataDir`, with the extension unless `extension` is false. */
-export async function launchBrowser(userDataDir, server, { extension = true } = {}) {
-  const secure = SECURE_HOSTS.map((h) => server.origin(h)).join(',');
-  const args = [...CHROMIUM_FLAGS, `--unsafely-treat-insecure-origin-as-secure=${secure}`];
-  if (extension) args.push(`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`);
+/**
+ * Debian's Chromium on `userDataDir`, with the unpacked extension in
+ * `extensionDir` unless `extension` is false.
+ */
+export function launchChromium(userDataDir, { extension = true, extensionDir = EXTENSION_DIR, headed = false, args = [] } = {}) {
+  const flags = [...CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new')), ...args];
+  if (extension) flags.push(`--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`);
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: false,
-    args,
+    args: flags,
     ignoreDefaultArgs: ['--disable-extensions'],
   });
+}
+
+/** Chromium for the test origins of `server`: SECURE_HOSTS are secure contexts, other *.test hosts are not. */
+export function launchBrowser(userDataDir, server, options = {}) {
+  const secure = SECURE_HOSTS.map((h) => server.origin(h)).join(',');
+  return launchChromium(userDataDir, { ...options, args: [`--unsafely-treat-insecure-origin-as-secure=${secure}`] });
 }
 
 export const test = base.extend({
