@@ -19,6 +19,8 @@ if (globalThis.isSecureContext) window.addEventListener('message', (event) => {
     } catch (e) {
       reply = { ok: false, error: { name: 'InvalidStateError', message: `the extension is unavailable: ${e.message}` } };
     }
-    port.postMessage({ id, ...(reply ?? { ok: false, error: { name: 'UnknownError', message: 'no reply' } }) });
+    // No reply at all: the worker stopped while handling the request.
+    reply ??= { ok: false, error: { name: 'InvalidStateError', message: 'the extension restarted before answering; retry' } };
+    port.postMessage({ id, ...reply });
   };
 });

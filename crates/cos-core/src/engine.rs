@@ -191,10 +191,13 @@ impl Engine {
             PageRequest::Write { session, position } => {
                 let size = blob_size.ok_or_else(|| CosError::InvalidMessage("write carries no data".into()))?;
                 let budget = self.budget();
+                // Temporary files count too: all open writes together stay within the budget.
+                let others: u64 =
+                    self.sessions.iter().filter(|(id, _)| **id != session).map(|(_, o)| o.session.size()).sum();
                 let at = self.with_session(&caller, &session, now_ms, |s| {
                     let at = s.plan_write(position, size)?;
                     // Fail as soon as the file cannot fit, not after writing all of it.
-                    match s.size() > budget {
+                    match s.size().saturating_add(others) > budget {
                         true => Err(CosError::QuotaExceeded { needed: s.size(), budget }),
                         false => Ok(at),
                     }

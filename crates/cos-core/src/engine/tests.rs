@@ -296,6 +296,18 @@ fn a_write_larger_than_the_budget_fails_early() {
 }
 
 #[test]
+fn open_writes_together_stay_within_the_budget() {
+    let mut e = engine();
+    set_budget(&mut e, 10);
+    let (one, two) = (begin(&mut e, A, &sha(b"a"), 1), begin(&mut e, B, &sha(b"b"), 1));
+    e.page_request(A, &on("write", &one), Some(6), 1).unwrap();
+    e.feed(A, &one, &[0; 6], 1).unwrap();
+    let err = e.page_request(B, &on("write", &two), Some(6), 1).unwrap_err();
+    assert_eq!(err.dom_name(), "QuotaExceededError");
+    assert!(e.has_session(&one), "the first write goes on");
+}
+
+#[test]
 fn eviction_takes_least_recently_used_files_not_in_use() {
     let mut e = engine();
     set_budget(&mut e, 12);
