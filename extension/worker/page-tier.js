@@ -9,8 +9,10 @@ import { deleteStored, serialized } from './commit-queue.js';
 import { errorReply } from './reply.js';
 import { Store } from '../pkg/cos_wasm.js';
 
-/** Open temporary files by session id: `{handle, writable}`; writable null once closed. */
+/** Open temporary files by session id: `{handle, writable, writes}`; writable null once closed. */
 const temps = new Map();
+/** File writes of one session that may still be in progress while later requests are handled. */
+const WRITES_AHEAD = 2;
 
 export function createPageTier(store) {
   async function discardTemp(session) {
@@ -45,14 +47,23 @@ export function createPageTier(store) {
       }
       case 'open-temp': {
         const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
-        temps.set(step.session, { handle, writable: await handle.createWritable() });
+        temps.set(step.session, { handle, writable: await handle.createWritable(), writes: [] });
         return { ok: true, value: { session: step.session } };
       }
       case 'write-data': {
-        const { writable } = temps.get(step.session);
-        await (data instanceof Blob
-          ? store.pumpBlob(caller, step.session, data, writable, step.at)
-          : store.pumpBytes(caller, step.session, new Uint8Array(data), writable, step.at));
+        const temp = temps.get(step.session);
+        if (data instanceof Blob) {
+          await store.pumpBlob(caller, step.session, data, temp.writable, step.at);
+          return { ok: true, value: {} };
+        }
+        // The file write proceeds while the next request is hashed; the
+        // writable keeps writes in order, and a failed one errors it, so
+        // close() reports it. At most WRITES_AHEAD are pending per session.
+        const written = temp.writable.write({ type: 'write', position: step.at, data });
+        written.catch(() => {});
+        store.feed(caller, step.session, new Uint8Array(data), Date.now());
+        temp.writes.push(written);
+        while (temp.writes.length > WRITES_AHEAD) await temp.writes.shift();
         return { ok: true, value: {} };
       }
       case 'truncate':

@@ -87,6 +87,12 @@ impl Store {
         Ok(to_json(&step))
     }
 
+    /// Bytes of a planned write, in order (a page's write of at most a few MiB;
+    /// Blobs go through `pumpBlob`).
+    pub fn feed(&self, caller: &str, session: &str, bytes: &[u8], now_ms: f64) -> Result<(), JsValue> {
+        self.engine.borrow_mut().feed(caller, session, bytes, now_ms as u64).map_err(js_error)
+    }
+
     /// The write session a page request belongs to, if any (for per-session ordering).
     #[wasm_bindgen(js_name = sessionOf)]
     pub fn session_of(json: &str) -> Option<String> {
