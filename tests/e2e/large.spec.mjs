@@ -109,9 +109,9 @@ async function storeAndRead(openPage, way, size, seed) {
   console.log(`large: ${JSON.stringify(report)}`);
   expect(read.result).toMatchObject({ size, read: size });
   expect(read.result.getFileMs, 'getFile() returns a reference, not a copy').toBeLessThan(1000);
-  // Not yet met (see the issue-3 report: Blob bytes sent to the worker stay in
-  // the browser process until garbage collection), so over-budget is reported
-  // as an annotation unless COS_STRICT_MEMORY=1 makes it a failure.
+  // Not yet met (flat in size, but ~150-230 MiB: 4 MiB message buffers the
+  // page's and the worker's renderers collect lazily), so over-budget is
+  // reported as an annotation unless COS_STRICT_MEMORY=1 makes it a failure.
   const over = Math.max(report.storeExtraMiB, report.readExtraMiB) > BUDGET_MIB;
   if (over) {
     test.info().annotations.push({ type: 'memory-over-budget', description: JSON.stringify(report) });
