@@ -156,6 +156,22 @@ test('tab closed mid-write: committed files intact, nothing partial, another tab
   await expectAllIntact(a, committed);
 });
 
+/**
+ * After a relaunch on the same profile: every committed file verifies, and
+ * tmp/, the index and blobs/ hold exactly what was committed. Returns a page.
+ */
+async function checkRelaunched(context, server, committed, label) {
+  await liveWorker(context);
+  const page = await context.newPage();
+  await page.goto(server.origin('a.test') + '/page.html');
+  await expectAllIntact(page, committed);
+  const state = await storeState(context);
+  expect(state.tmp, `${label}: tmp/ after relaunch`).toEqual({});
+  expect(state.entries, `${label}: index after relaunch`).toEqual(committed.map((f) => f.hex).sort());
+  expect(Object.keys(state.blobs).sort(), `${label}: blobs after relaunch`).toEqual(state.entries);
+  return page;
+}
+
 test('browser SIGKILLed mid-write and relaunched on the same profile: everything committed survives, nothing partial, tmp reclaimed', async ({
   server,
   userDataDir,
@@ -167,15 +183,8 @@ test('browser SIGKILLed mid-write and relaunched on the same profile: everything
   for (let round = 0; round < rounds; round++) {
     const context = await launchBrowser(userDataDir, server);
     try {
-      await liveWorker(context);
-      const page = await context.newPage();
-      await page.goto(server.origin('a.test') + '/page.html');
       // Everything committed in earlier rounds survived the previous kill.
-      await expectAllIntact(page, committed);
-      const state = await storeState(context);
-      expect(state.tmp, `round ${round}: tmp/ after relaunch`).toEqual({});
-      expect(state.entries, `round ${round}: index after relaunch`).toEqual(committed.map((f) => f.hex).sort());
-      expect(Object.keys(state.blobs).sort(), `round ${round}: blobs after relaunch`).toEqual(state.entries);
+      const page = await checkRelaunched(context, server, committed, `round ${round}`);
 
       // Commit a few more (one of them the file the previous round's kill interrupted).
       const seed = 20 + round;
@@ -206,16 +215,9 @@ test('browser SIGKILLed mid-write and relaunched on the same profile: everything
   // The last relaunch: all committed files intact, the interrupted one absent, tmp empty, then its retry works.
   const context = await launchBrowser(userDataDir, server);
   try {
-    await liveWorker(context);
-    const page = await context.newPage();
-    await page.goto(server.origin('a.test') + '/page.html');
-    await expectAllIntact(page, committed);
+    const page = await checkRelaunched(context, server, committed, 'last relaunch');
     const interrupted = patternHash(size, 20 + rounds - 1);
     expect(await readOutcome(page, interrupted)).toMatchObject({ name: 'NotFoundError' });
-    const state = await storeState(context);
-    expect(state.tmp).toEqual({});
-    expect(state.entries).toEqual(committed.map((f) => f.hex).sort());
-    expect(Object.keys(state.blobs).sort()).toEqual(state.entries);
     await installWriter(page);
     expect(await page.evaluate(({ hex, size, seed }) => slowWrite(hex, size, seed), { hex: interrupted, size, seed: 20 + rounds - 1 })).toEqual({ ok: true });
     expect((await readOutcome(page, interrupted)).ok).toMatchObject({ size, hash: interrupted });
