@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { cliArg, listen } from '../lib/serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Transformers.js 4.3 (default) and 4.2 (npm alias transformers-legacy, for the plural requestFileHandles).
@@ -51,24 +52,14 @@ export async function startApp({ port = 0, root = HERE, host = '127.0.0.1' } = {
     if (req.method === 'HEAD') return res.end();
     createReadStream(file).pipe(res);
   });
-  await new Promise((resolve) => server.listen(port, host, resolve));
-  return {
-    url: `http://${host}:${server.address().port}`,
-    port: server.address().port,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
-  };
-}
-
-function arg(name) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
+  return listen(server, port, host);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const app = await startApp({
-    port: Number(arg('port') ?? process.env.APP_PORT ?? 0),
-    host: arg('host') ?? '127.0.0.1',
-    root: path.resolve(arg('root') ?? HERE),
+    port: Number(cliArg('port') ?? process.env.APP_PORT ?? 0),
+    host: cliArg('host') ?? '127.0.0.1',
+    root: path.resolve(cliArg('root') ?? HERE),
   });
   console.log(JSON.stringify({ app: app.url }));
 }

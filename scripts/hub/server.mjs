@@ -20,6 +20,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { cliArg, listen } from '../lib/serve.mjs';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEFAULT_ROOT = path.join(process.env.COS_CACHE ?? path.join(REPO, '.cache'), 'hub');
@@ -191,25 +192,17 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
       else res.destroy();
     });
   });
-  await new Promise((resolve) => server.listen(port, host, resolve));
-  const url = `http://${host}:${server.address().port}`;
   return {
-    url,
+    ...(await listen(server, port, host)),
     stats: () => structuredClone(stats),
     reset: () => { stats = { byOrigin: {} }; },
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
-}
-
-function arg(name) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const hub = await startHub({
-    port: Number(arg('port') ?? process.env.HUB_PORT ?? 0),
-    root: path.resolve(arg('root') ?? process.env.HUB_ROOT ?? DEFAULT_ROOT),
+    port: Number(cliArg('port') ?? process.env.HUB_PORT ?? 0),
+    root: path.resolve(cliArg('root') ?? process.env.HUB_ROOT ?? DEFAULT_ROOT),
     log: process.argv.includes('--log'),
   });
   console.log(JSON.stringify({ hub: hub.url }));
