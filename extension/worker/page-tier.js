@@ -40,10 +40,11 @@ export function createPageTier(store) {
         const handle = await (await blobsDir()).getFileHandle(step.hash).catch(() => null);
         const file = await handle?.getFile();
         if (file?.size === step.size) return { ok: true, value: { size: step.size }, file };
-        // The index said yes but the bytes are gone (a deletion racing this
-        // read) or damaged on disk: never serve them under this hash.
-        if (file) await serialized(() => store.discardDamaged(step.hash) && deleteStored(store, [step.hash]));
-        return errorReply(new DOMException('no file with this hash is available', 'NotFoundError'));
+        // The index said yes but the bytes are gone or damaged on disk: never
+        // serve them. The entry goes, and asking the engine again yields its
+        // own NotFoundError, identical to any other.
+        await serialized(() => store.discardDamaged(step.hash) && deleteStored(store, [step.hash]));
+        return perform(nextStep(caller, message, data), caller, message, data);
       }
       case 'open-temp': {
         const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
