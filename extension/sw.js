@@ -59,14 +59,32 @@ function tierOf(sender) {
   return null;
 }
 
+// The extension's own pages (popup, settings) send one message per request.
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  const tier = tierOf(sender);
-  if (!tier) return false;
+  if (tierOf(sender) !== 'extension') return false;
   ready
-    .then((tiers) => (tier === 'page' ? tiers.page.handle(message, sender.origin) : tiers.extension.handle(message)))
+    .then((tiers) => tiers.extension.handle(message))
     .then(sendResponse, (e) => sendResponse(errorReply(e)))
     .finally(keepAliveWhileWriting);
   return true;
+});
+
+// Content scripts keep one port per frame (see content/bridge.js). The port's
+// sender is fixed by the browser when it opens, so every request on it comes
+// from that frame's origin. Write sessions opened through a port end with it:
+// a frame that navigated away or closed can never finish them.
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== 'cross-origin-storage' || tierOf(port.sender) !== 'page') return port.disconnect();
+  const caller = port.sender.origin;
+  port.onMessage.addListener((message) => {
+    ready
+      .then((tiers) => tiers.page.handle(message, caller, port))
+      .catch(errorReply)
+      .then((reply) => port.postMessage({ ...reply, id: message?.id }))
+      .catch(() => {}) // the frame went away before the reply
+      .finally(keepAliveWhileWriting);
+  });
+  port.onDisconnect.addListener(() => ready.then((tiers) => tiers.page.release(port)));
 });
 
 // A write that pauses longer than the 30 s idle limit must not lose its

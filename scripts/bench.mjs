@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { launchBrowser, REPO_ROOT } from '../tests/e2e/fixtures.mjs';
 import { startBenchServer, patternHash } from '../tests/bench/server.mjs';
-import { idleMemoryMiB, withPeakMemory, browserMemoryMiB } from '../tests/bench/memory.mjs';
+import { idleMemoryMiB, idleAfterGcMiB, withPeakMemory } from '../tests/bench/memory.mjs';
+import { cpuSnapshot, cpuSpent } from '../tests/bench/cpu.mjs';
 
 const MiB = 1 << 20;
 const args = process.argv.slice(2);
@@ -111,17 +112,19 @@ async function runWorkload(extensionDir, server, { native }) {
       const [sNative, sChunks, sPipe] = [seed++, seed++, seed++];
       const [hNative, hChunks, hPipe] = [sNative, sChunks, sPipe].map((s) => patternHash(size, s));
       const row = { mib, size };
-      // Idle again before each size: what the previous size left behind is
-      // collected at unpredictable times, and one baseline for the whole run
-      // would count (or subtract) it.
-      const idle = await idleMemoryMiB();
-      row.idle = idle;
       const name = `native-${mib}`;
       const timed = async (label, fn) => {
         try {
+          // Every phase starts with no dirty page cache (otherwise a write
+          // that follows another pays for flushing it to disk) and from its
+          // own idle baseline, taken after the page's garbage is collected.
+          execFileSync('sync');
+          const idle = await idleAfterGcMiB(page);
+          const cpuBefore = await cpuSnapshot();
           const { result, peakMiB } = await withPeakMemory(fn);
+          const cpu = cpuSpent(cpuBefore, await cpuSnapshot());
           log(`${mib} MiB (idle ${fmt(idle)} MiB) ${label}: ${fmt(typeof result === 'number' ? result : result.ms)} ms, peak ${fmt(peakMiB - idle)} MiB over idle`);
-          return { ...(typeof result === 'number' ? { ms: result } : result), peak: peakMiB - idle };
+          return { ...(typeof result === 'number' ? { ms: result } : result), peak: peakMiB - idle, cpu };
         } catch (e) {
           log(`${mib} MiB (idle ${fmt(idle)} MiB) ${label}: ${e.message}`);
           return { error: e.message.split('\n')[0] };
@@ -179,7 +182,8 @@ console.log(
     ours.rows.map((r) => {
       const ns = mbps(r.size, r.nativeStore.ms);
       const nr = mbps(r.size, r.nativeRead.ms);
-      const peak = Math.max(...[r.chunks, r.read, r.blob, r.pipe].filter((m) => m && !m.error).map((m) => m.peak));
+      // This row's workload: storing with 4 MiB writes and reading back (the other ways have their own table).
+      const peak = Math.max(...[r.chunks, r.read].filter((m) => m && !m.error).map((m) => m.peak));
       return [
         sizeLabel(r.mib),
         rate(r.chunks, r.size),
@@ -212,14 +216,33 @@ if (allMethods) {
     ),
   );
 }
+const ROLES = ['browser', 'page renderers', 'extension renderer', 'other'];
+const cpuCells = (m) =>
+  ROLES.map((role) => (m?.cpu?.[role] ? `${fmt(m.cpu[role].seconds, 1)} (${fmt(m.cpu[role].systemSeconds, 1)})` : '-'));
+const coresUsed = (m) => (m?.cpu ? fmt(Object.values(m.cpu).reduce((a, c) => a + c.seconds, 0) / (m.ms / 1000), 2) : '-');
+console.log('\nwhere the store time goes: CPU seconds by process (of which in the kernel), and cores busy on average:\n');
+console.log(
+  table(
+    ['size', 'store', 'wall s', ...ROLES.map((r) => `${r} s`), 'cores busy'],
+    ours.rows.flatMap((r) =>
+      [['native', r.nativeStore], ['ours, 4 MiB writes', r.chunks]].map(([way, m]) => [
+        sizeLabel(r.mib),
+        way,
+        m.error ? 'error' : fmt(m.ms / 1000, 1),
+        ...cpuCells(m),
+        coresUsed(m),
+      ]),
+    ),
+  ),
+);
 if (ours.cold) {
   console.log(`\ncold start (service worker stopped, then one request; Wasm instantiation, PSL parse, index restore included):` +
     ` median ${fmt(ours.cold.cold)} ms of [${ours.cold.all.map((x) => fmt(x)).join(', ')}]; warm request ${fmt(ours.cold.warm, 1)} ms`);
 }
 if (ours.hash) {
-  console.log(`hashing ${ours.hash.mib} MiB in an extension page: Rust sha2 in Wasm via the byte pump ${fmt(ours.hash.rustPump)} MB/s, ` +
-    `crypto.subtle.digest ${fmt(ours.hash.subtle)} MB/s (ratio ${fmt(ours.hash.rustPump / ours.hash.subtle, 2)}); ` +
-    `reading the Blob in 4 MiB slices alone ${fmt(ours.hash.blobSlicesOnly)} MB/s`);
+  console.log(`hashing ${ours.hash.mib} MiB in an extension page: Rust sha2 in Wasm fed 4 MiB buffers ${fmt(ours.hash.rustBuffers)} MB/s, ` +
+    `crypto.subtle.digest ${fmt(ours.hash.subtle)} MB/s (ratio ${fmt(ours.hash.rustBuffers / ours.hash.subtle, 2)}); ` +
+    `Rust via the Blob byte pump ${fmt(ours.hash.rustPump)} MB/s; reading the Blob in 4 MiB slices alone ${fmt(ours.hash.blobSlicesOnly)} MB/s`);
 }
 if (other) {
   console.log(`\ncomparison with ${compareDir}:`);

@@ -103,29 +103,63 @@ export function createPageTier(store) {
   /** Tails of the per-session request chains: a session's requests run in arrival order. */
   const sessionQueues = new Map();
 
-  /**
-   * Handles one relayed message `{request: string, data?: Blob | ArrayBuffer}`
-   * from `caller`. Requests of one write session run one after another, in
-   * the order they arrived (a page pipelines its writes); others run at once.
-   */
-  function handle(message, caller) {
-    // Only these two fields are read; their validation is the engine's.
-    const request = typeof message?.request === 'string' ? message.request : '';
-    const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
-    const session = Store.sessionOf(request);
-    if (!session) return run({ request }, data, caller);
-    const previous = sessionQueues.get(session) ?? Promise.resolve();
-    const current = previous.then(() => run({ request }, data, caller, session));
+  /** Runs `task` after every earlier request of `session`. */
+  function queued(session, task) {
+    const current = (sessionQueues.get(session) ?? Promise.resolve()).then(task);
     sessionQueues.set(session, current);
     current.finally(() => sessionQueues.get(session) === current && sessionQueues.delete(session));
     return current;
   }
 
-  async function run(normalized, data, caller, session) {
+  /** Write sessions by the port (frame) that opened them, and the ports already closed. */
+  const sessionsOf = new Map();
+  const released = new WeakSet();
+
+  /**
+   * Handles one relayed message `{request: string, data?: Blob | ArrayBuffer}`
+   * from `caller`, arriving on port `owner`. Requests of one write session
+   * run one after another, in the order they arrived (a page pipelines its
+   * writes); others run at once.
+   */
+  function handle(message, caller, owner) {
+    // Only these two fields are read; their validation is the engine's.
+    const request = typeof message?.request === 'string' ? message.request : '';
+    const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
+    const session = Store.sessionOf(request);
+    if (!session) return run({ request }, data, caller, owner);
+    return queued(session, () => run({ request }, data, caller, owner, session));
+  }
+
+  /** Ends the write sessions `owner` opened and has not finished, with their temporary files. */
+  function release(owner) {
+    released.add(owner);
+    for (const session of sessionsOf.get(owner) ?? []) abandon(session);
+    sessionsOf.delete(owner);
+  }
+
+  function own(owner, session) {
+    // The frame left while its write was being opened.
+    if (released.has(owner)) return abandon(session);
+    const sessions = sessionsOf.get(owner) ?? new Set();
+    // Forget the finished ones, so a long-lived frame's set stays small.
+    for (const old of sessions) if (!store.hasSession(old)) sessions.delete(old);
+    sessionsOf.set(owner, sessions.add(session));
+  }
+
+  function abandon(session) {
+    queued(session, async () => {
+      if (!store.hasSession(session)) return;
+      store.dropSession(session);
+      await discardTemp(session);
+    });
+  }
+
+  async function run(normalized, data, caller, owner, session) {
     let step;
     try {
       step = nextStep(caller, normalized, data);
       const reply = await perform(step, caller, normalized, data);
+      if (step.do === 'open-temp') own(owner, step.session);
       await saveChanges(store.drainChanges());
       return reply;
     } catch (e) {
@@ -147,5 +181,5 @@ export function createPageTier(store) {
     for (const session of JSON.parse(store.expireIdle(Date.now()))) await discardTemp(session);
   }
 
-  return { handle, expireIdle };
+  return { handle, release, expireIdle };
 }

@@ -4,7 +4,7 @@
 // Node process, so "every Chromium process" is every descendant of it.
 import { readdir, readFile } from 'node:fs/promises';
 
-async function descendants(root = process.pid) {
+export async function descendants(root = process.pid) {
   const children = new Map();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -49,6 +49,19 @@ export async function idleMemoryMiB(samples = 5, gapMs = 300) {
     await new Promise((r) => setTimeout(r, gapMs));
   }
   return values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/**
+ * Idle memory once `page`'s renderer has collected its garbage (through
+ * CDP): an earlier phase's leftovers, which V8 collects lazily, would
+ * otherwise count as idle, and the phase that finally collects them would
+ * show a negative peak.
+ */
+export async function idleAfterGcMiB(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.detach();
+  return idleMemoryMiB();
 }
 
 /** Samples memory every `intervalMs` until stop(); stop() resolves to the peak in MiB. */

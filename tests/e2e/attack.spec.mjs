@@ -26,6 +26,7 @@ test('forged requests that name another origin get nothing', async ({ openPage, 
         notString: await send({ toString: 1 }),
         nonsenseOp: await send({ op: 'list' }),
         chromeRuntime: typeof globalThis.chrome?.runtime?.sendMessage,
+        chromeConnect: typeof globalThis.chrome?.runtime?.connect,
       };
     },
     { secret, victim: server.origin('a.test') },
@@ -38,6 +39,7 @@ test('forged requests that name another origin get nothing', async ({ openPage, 
   expect(replies.plainOpen).toMatchObject({ ok: false, error: { name: 'NotFoundError' } });
   expect(replies.notString).toMatchObject({ ok: false, error: { code: 'invalid-message' } });
   expect(replies.chromeRuntime, 'pages cannot message the extension directly').toBe('undefined');
+  expect(replies.chromeConnect, 'pages cannot open a port to the extension').toBe('undefined');
 });
 
 test("a cross-site iframe cannot use its parent's channel", async ({ openPage, server }) => {
