@@ -114,12 +114,13 @@ async function runWorkload(extensionDir, server, { native }) {
       const row = { mib, size };
       const name = `native-${mib}`;
       const timed = async (label, fn) => {
+        let idle = NaN;
         try {
           // Every phase starts with no dirty page cache (otherwise a write
           // that follows another pays for flushing it to disk) and from its
           // own idle baseline, taken after the page's garbage is collected.
           execFileSync('sync');
-          const idle = await idleAfterGcMiB(page);
+          idle = await idleAfterGcMiB(page);
           const cpuBefore = await cpuSnapshot();
           const { result, peakMiB } = await withPeakMemory(fn);
           const cpu = cpuSpent(cpuBefore, await cpuSnapshot());
