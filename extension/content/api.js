@@ -17,6 +17,8 @@
   const BATCH_BYTES = 4 << 20;
   /** Write requests a writable may have on their way at once. */
   const WRITES_IN_FLIGHT = 3;
+  /** `lastModified` of every file read from the store: a constant (the Unix epoch). */
+  const LAST_MODIFIED = 0;
 
   // ---- transport: a private channel to the isolated-world bridge ----------
   let port = null;
@@ -55,7 +57,7 @@
     const id = ++nextId;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      port.postMessage({ id, request: JSON.stringify(request), data }, data instanceof ArrayBuffer ? [data] : []);
+      port.postMessage({ id, request, data }, data instanceof ArrayBuffer ? [data] : []);
     });
   }
 
@@ -279,7 +281,9 @@
         throw new DOMException('this handle was requested with {create: true}; it can read only after its writable closes', 'NotAllowedError');
       }
       const { file } = await call({ op: 'read', hash: this.#hash });
-      return new File([file], this.#hash.value, { type: file.type, lastModified: file.lastModified });
+      // The stored file's own time says when it was first stored: history,
+      // and the same value on every site that reads it. Never exposed.
+      return new File([file], this.#hash.value, { type: file.type, lastModified: LAST_MODIFIED });
     }
 
     async createWritable() {

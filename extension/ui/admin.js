@@ -4,7 +4,7 @@
 
 /** Sends an admin request (`{op: ...}`); resolves to its value, rejects with the engine's error. */
 export async function admin(request) {
-  const reply = await chrome.runtime.sendMessage({ request: JSON.stringify(request) });
+  const reply = await chrome.runtime.sendMessage({ request });
   if (reply?.ok) return reply.value;
   const error = new Error(reply?.error?.message ?? 'the extension did not answer');
   error.name = reply?.error?.name ?? 'Error';

@@ -1,12 +1,22 @@
 // The index lives in chrome.storage.local, one key per entry, so a change
 // costs one small write and the worker can be stopped between any two
 // requests. Store-wide counters and the user's settings have a key each.
+// Content scripts cannot read or write it (see `lockDown`).
 
 const ENTRY = 'entry:';
 const TOTALS = 'totals';
 const SETTINGS = 'settings';
 
-/** Everything the engine restores from: `{entries, totals, settings}`. */
+/**
+ * chrome.storage.local is open to content scripts by default: a compromised
+ * renderer of any site could read every site's history from the index and
+ * forge disclosure. Only the extension's own contexts may use it.
+ */
+export async function lockDown() {
+  await chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
+}
+
+/** Every persisted record, as stored: the engine checks each one. */
 export async function loadPersisted() {
   const all = await chrome.storage.local.get(null);
   return {
@@ -18,9 +28,12 @@ export async function loadPersisted() {
   };
 }
 
-/** Applies the engine's drained changes: `{entries: [{hash, entry|null}], totals, settings}`. */
-export async function saveChanges(drainedJson) {
-  const { entries, totals, settings } = JSON.parse(drainedJson);
+/**
+ * Makes the engine's changes durable; resolves once they are.
+ * @param {import('../pkg/cos_wasm.js').Changes} changes
+ */
+export async function saveChanges({ entries, totals, settings }) {
+  /** @type {Record<string, unknown>} */
   const set = {};
   const remove = [];
   for (const { hash, entry } of entries) {

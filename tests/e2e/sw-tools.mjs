@@ -88,7 +88,7 @@ export async function admin(context, serviceWorker, request) {
   const page = await context.newPage();
   try {
     await page.goto(`chrome-extension://${extensionId(serviceWorker)}/manifest.json`);
-    const reply = await page.evaluate((r) => chrome.runtime.sendMessage({ request: JSON.stringify(r) }), request);
+    const reply = await page.evaluate((request) => chrome.runtime.sendMessage({ request }), request);
     if (!reply?.ok) throw new Error(`admin ${request.op} failed: ${JSON.stringify(reply)}`);
     return reply.value;
   } finally {

@@ -1,5 +1,9 @@
-//! The one error type of the store. Every variant has a stable `code` (for
-//! tests and logs) and the `DOMException` name the page sees.
+//! The one error contract of the store. Every variant has a stable `code`
+//! (for tests, logs and the developer tools) and the `DOMException` name the
+//! page sees; `to_wire` is the only place a page-visible error is built.
+//!
+//! A message a page can read depends only on that page's own input: never on
+//! budgets, on other sites' files, or on what other sites are writing.
 
 use serde::Serialize;
 use thiserror::Error;
@@ -39,14 +43,29 @@ pub enum CosError {
     #[error("nothing was written; nothing was stored")]
     EmptyWrite,
 
+    /// More of the file was never written than the store will hash on the page's behalf.
+    #[error("{unwritten} bytes of the file were never written (a gap or a truncate beyond the end); nothing was stored")]
+    Unwritten { unwritten: u64 },
+
     #[error("this writable is no longer open (closed, aborted, or the extension restarted)")]
     UnknownSession,
 
     #[error("invalid write state: {0}")]
     InvalidState(String),
 
-    #[error("storing {needed} bytes would exceed the storage budget of {budget} bytes")]
-    QuotaExceeded { needed: u64, budget: u64 },
+    /// Deliberately without numbers: the limit derives from the disk, and a
+    /// number in the message would be a fingerprint.
+    #[error("storing this file would exceed the space this site may use")]
+    QuotaExceeded,
+
+    /// The extension's own storage failed; the message never carries the
+    /// browser's text, which could name paths or other sites' files.
+    #[error("the extension could not complete this operation; retry")]
+    Io,
+
+    /// A bug inside the extension (never the page's fault).
+    #[error("internal error in the extension: {0}")]
+    Internal(String),
 }
 
 impl CosError {
@@ -63,9 +82,12 @@ impl CosError {
             Self::NotFound => "not-found",
             Self::IntegrityMismatch { .. } => "integrity-mismatch",
             Self::EmptyWrite => "empty-write",
+            Self::Unwritten { .. } => "unwritten",
             Self::UnknownSession => "unknown-session",
             Self::InvalidState(_) => "invalid-state",
-            Self::QuotaExceeded { .. } => "quota-exceeded",
+            Self::QuotaExceeded => "quota-exceeded",
+            Self::Io => "io",
+            Self::Internal(_) => "internal",
         }
     }
 
@@ -80,19 +102,20 @@ impl CosError {
             Self::UnsupportedAlgorithm(_) => "NotSupportedError",
             Self::CallerNotAllowed(_) => "NotAllowedError",
             Self::NotFound => "NotFoundError",
-            Self::IntegrityMismatch { .. } | Self::EmptyWrite => "DataError",
+            Self::IntegrityMismatch { .. } | Self::EmptyWrite | Self::Unwritten { .. } => "DataError",
             Self::UnknownSession | Self::InvalidState(_) => "InvalidStateError",
-            Self::QuotaExceeded { .. } => "QuotaExceededError",
+            Self::QuotaExceeded => "QuotaExceededError",
+            Self::Io | Self::Internal(_) => "UnknownError",
         }
     }
 
-    /// The wire form sent back to the page.
+    /// The wire form sent back to the page: the only way an error leaves the engine.
     pub fn to_wire(&self) -> WireError {
         WireError { name: self.dom_name(), code: self.code(), message: self.to_string() }
     }
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct WireError {
     pub name: &'static str,
     pub code: &'static str,
@@ -114,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn validation_errors_are_type_errors() {
+    fn validation_errors_are_type_errors_and_nothing_else_is() {
         for e in [
             CosError::UnknownAlgorithm("md5".into()),
             CosError::InvalidHashValue("x".into()),
@@ -123,9 +146,15 @@ mod tests {
         ] {
             assert_eq!(e.dom_name(), "TypeError", "{e}");
         }
-        assert_eq!(
-            CosError::IntegrityMismatch { expected: "a".into(), actual: "b".into() }.dom_name(),
-            "DataError"
-        );
+        // The extension's own failures never blame the page's arguments.
+        for e in [CosError::Io, CosError::Internal("bug".into()), CosError::UnknownSession] {
+            assert_ne!(e.dom_name(), "TypeError", "{e}");
+        }
+    }
+
+    #[test]
+    fn quota_message_carries_no_number() {
+        let message = CosError::QuotaExceeded.to_string();
+        assert!(!message.chars().any(|c| c.is_ascii_digit()), "{message}");
     }
 }

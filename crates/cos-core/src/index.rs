@@ -7,13 +7,19 @@
 use crate::hash::ContentHash;
 use crate::origin::Origin;
 use crate::public_hash_list::PublicHashList;
+use crate::settings::Settings;
 use crate::site::SiteRules;
 use crate::visibility::{Visibility, MAX_LISTED_ORIGINS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Readers remembered per entry (for the popup); the least recent is forgotten first.
-pub const MAX_USERS_PER_ENTRY: usize = 256;
+/// Readers remembered per entry (for the popup); the least recent is forgotten
+/// first. Bounded because every read rewrites the record.
+pub const MAX_USERS_PER_ENTRY: usize = 64;
+/// Storing origins remembered per entry. Beyond this, a new storer's write
+/// still succeeds (its own handle reads it) but it is not recorded: a page must
+/// not be able to grow a record, and the time of every lookup, without limit.
+pub const MAX_STORERS_PER_ENTRY: usize = 64;
 
 /// What decides disclosure besides the entry itself.
 pub struct Policy<'a> {
@@ -78,6 +84,13 @@ pub struct Change {
 pub struct Changes {
     pub entries: Vec<Change>,
     pub totals: Option<Totals>,
+    pub settings: Option<Settings>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.totals.is_none() && self.settings.is_none()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,41 +136,25 @@ impl Entry {
         hit
     }
 
-    /// Records a verified write by `storer` and widens visibility; returns
-    /// warnings for the page's console (never an error: the bytes were right).
-    fn widen(&mut self, storer: &Origin, visibility: &Visibility) -> Vec<String> {
-        self.storers.insert(storer.clone());
-        let mut warnings = Vec::new();
-        let narrower = match visibility {
-            Visibility::Global => {
-                self.global = true;
-                false
-            }
-            Visibility::Listed(origins) => {
-                let mut dropped = 0;
-                for o in origins {
-                    if self.listed.contains(o) {
-                        continue;
-                    }
-                    if self.listed.len() < MAX_LISTED_ORIGINS {
-                        self.listed.insert(o.clone());
-                    } else {
-                        dropped += 1;
-                    }
-                }
-                if dropped > 0 {
-                    warnings.push(format!(
-                        "{dropped} origin(s) were not added: this file already lists the maximum of {MAX_LISTED_ORIGINS}"
-                    ));
-                }
-                self.global
-            }
-            Visibility::SameSite => self.global || !self.listed.is_empty(),
-        };
-        if narrower {
-            warnings.push("this file is already visible more widely; visibility is never narrowed".to_owned());
+    /// Records a verified write by `storer` and widens visibility. Says
+    /// nothing back: anything it said would depend on the entry's state,
+    /// which the writer may not be allowed to know (a hidden entry).
+    fn widen(&mut self, storer: &Origin, visibility: &Visibility) {
+        if self.storers.len() < MAX_STORERS_PER_ENTRY {
+            self.storers.insert(storer.clone());
         }
-        warnings
+        match visibility {
+            Visibility::Global => self.global = true,
+            Visibility::Listed(origins) => {
+                for o in origins {
+                    if self.listed.len() >= MAX_LISTED_ORIGINS {
+                        break;
+                    }
+                    self.listed.insert(o.clone());
+                }
+            }
+            Visibility::SameSite => {}
+        }
     }
 }
 
@@ -202,8 +199,14 @@ impl Index {
         self.entries.values().map(|e| e.size).sum()
     }
 
+    /// Bytes charged to `origin`: the full size of every file it stored
+    /// (a fractional charge would tell it how many others stored the file).
+    pub fn charged_to(&self, origin: &Origin) -> u64 {
+        self.entries.values().filter(|e| e.storers.contains(origin)).map(|e| e.size).sum()
+    }
+
     /// Adds or widens the entry after its bytes were verified.
-    pub fn record_write(&mut self, write: Write, now_ms: u64) -> Vec<String> {
+    pub fn record_write(&mut self, write: Write, now_ms: u64) {
         let Write { hash, size, storer, visibility, kind } = write;
         let entry = self.entries.entry(hash.clone()).or_insert_with(|| Entry {
             hash: hash.clone(),
@@ -250,7 +253,7 @@ impl Index {
             .map(|hash| Change { entry: self.entries.get(&hash).cloned(), hash })
             .collect();
         let totals = std::mem::take(&mut self.totals_changed).then(|| self.totals.clone());
-        Changes { entries, totals }
+        Changes { entries, totals, settings: None }
     }
 }
 
@@ -272,9 +275,9 @@ mod tests {
         Policy { sites, strict: None }
     }
 
-    fn write(index: &mut Index, hash: &ContentHash, storer: &str, visibility: &Visibility, now: u64) -> Vec<String> {
+    fn write(index: &mut Index, hash: &ContentHash, storer: &str, visibility: &Visibility, now: u64) {
         let storer = o(storer);
-        index.record_write(Write { hash, size: 4, storer: &storer, visibility, kind: "binary" }, now)
+        index.record_write(Write { hash, size: 4, storer: &storer, visibility, kind: "binary" }, now);
     }
 
     fn index_with(storer: &str, visibility: Visibility) -> (Index, ContentHash) {
@@ -323,10 +326,8 @@ mod tests {
     fn visibility_only_widens() {
         let (mut index, hash) = index_with("https://a.test", Visibility::Global);
         let s = sites();
-        let w = write(&mut index, &hash, "https://b.test", &Visibility::SameSite, 2);
-        assert_eq!(w.len(), 1, "narrowing warns");
-        let w = write(&mut index, &hash, "https://c.test", &Visibility::Listed(vec![o("https://d.test")]), 3);
-        assert_eq!(w.len(), 1, "a list on a global entry warns");
+        write(&mut index, &hash, "https://b.test", &Visibility::SameSite, 2);
+        write(&mut index, &hash, "https://c.test", &Visibility::Listed(vec![o("https://d.test")]), 3);
         let e = index.get(&hash).unwrap();
         assert!(e.global, "still global");
         assert_eq!(e.storers.len(), 3);
@@ -338,12 +339,34 @@ mod tests {
         let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
         for batch in 0..3 {
             let list = (0..40).map(|i| o(&format!("https://o{batch}-{i}.test"))).collect();
-            let warnings = write(&mut index, &hash, "https://a.test", &Visibility::Listed(list), 2);
-            assert_eq!(warnings.is_empty(), batch == 0, "batch {batch}: {warnings:?}");
+            write(&mut index, &hash, "https://a.test", &Visibility::Listed(list), 2);
         }
         let e = index.get(&hash).unwrap();
         assert_eq!(e.listed.len(), MAX_LISTED_ORIGINS);
         assert!(!e.global);
+    }
+
+    #[test]
+    fn storers_and_users_are_bounded() {
+        let (mut index, hash) = index_with("https://a.test", Visibility::Global);
+        for i in 0..200 {
+            let origin = format!("https://s{i}.test");
+            write(&mut index, &hash, &origin, &Visibility::SameSite, 2);
+            index.record_read(&hash, &o(&origin), 3 + i);
+        }
+        let e = index.get(&hash).unwrap();
+        assert_eq!(e.storers.len(), MAX_STORERS_PER_ENTRY);
+        assert_eq!(e.users.len(), MAX_USERS_PER_ENTRY);
+        assert!(e.users.contains_key(&o("https://s199.test")), "the most recent reader is kept");
+    }
+
+    #[test]
+    fn every_storer_is_charged_the_full_size() {
+        let (mut index, hash) = index_with("https://a.test", Visibility::Global);
+        write(&mut index, &hash, "https://b.test", &Visibility::Global, 2);
+        assert_eq!(index.charged_to(&o("https://a.test")), 4);
+        assert_eq!(index.charged_to(&o("https://b.test")), 4);
+        assert_eq!(index.charged_to(&o("https://c.test")), 0);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 pub mod engine;
 pub mod error;
 pub mod hash;
+pub mod ids;
 pub mod index;
+pub mod memory_host;
 pub mod message;
 pub mod origin;
 pub mod public_hash_list;

@@ -1,18 +1,73 @@
 //! The one message schema between pages and the store.
 //!
-//! A page request is JSON text built by the injected API, but anything on the
-//! page can send anything, so decoding is strict: bounded size, known
+//! A page request is a plain object built by the injected API, but anything
+//! on the page can send anything, so decoding is strict: bounded size, known
 //! operations only, no unknown fields, exact types. The origin of the sender
-//! is never part of a request; the worker takes it from the browser.
+//! is never part of a request; the host takes it from the browser.
+//!
+//! The host converts the structured-clone value it received into a
+//! `serde_json::Value` under a `Budget`, before anything is copied whole into
+//! the engine's memory: a hostile 100 MB string is refused by its length.
 
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::settings::Settings;
 use crate::visibility::OriginsArg;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// No legitimate request comes close: the largest is 64 listed origins.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Nesting no request needs more of: `{hash: {value}}`, `{origins: [..]}`.
+pub const MAX_DEPTH: usize = 4;
+/// Array elements plus object fields: the largest request lists 64 origins.
+pub const MAX_ITEMS: usize = 256;
+/// Total bytes of all strings (UTF-16 code units, as the host measures them).
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
+
+/// What the host may still copy out of one request.
+#[derive(Debug)]
+pub struct Budget {
+    items: usize,
+    string_bytes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { items: MAX_ITEMS, string_bytes: MAX_STRING_BYTES }
+    }
+}
+
+impl Budget {
+    /// For values the extension's own code built (a listing of thousands of
+    /// files is fine); the depth limit still applies.
+    pub fn unlimited() -> Self {
+        Self { items: usize::MAX, string_bytes: usize::MAX }
+    }
+
+    /// Called before descending into level `depth` (the top value is level 1).
+    pub fn enter(&self, depth: usize) -> Result<()> {
+        match depth > MAX_DEPTH {
+            true => Err(CosError::InvalidMessage(format!("nested deeper than {MAX_DEPTH} levels"))),
+            false => Ok(()),
+        }
+    }
+
+    /// Called for every array element and object field, before reading it.
+    pub fn item(&mut self) -> Result<()> {
+        self.items = self
+            .items
+            .checked_sub(1)
+            .ok_or_else(|| CosError::InvalidMessage(format!("more than {MAX_ITEMS} fields and elements")))?;
+        Ok(())
+    }
+
+    /// Called with a string's length before it is copied.
+    pub fn string(&mut self, len: usize) -> Result<()> {
+        self.string_bytes = self
+            .string_bytes
+            .checked_sub(len)
+            .ok_or_else(|| CosError::InvalidMessage(format!("strings longer than {MAX_STRING_BYTES} in all")))?;
+        Ok(())
+    }
+}
 
 /// `{algorithm, value}` exactly as the page passed it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,7 +102,7 @@ pub enum PageRequest {
         #[serde(default)]
         origins: Option<OriginsArg>,
     },
-    /// One `write`; the bytes travel beside the JSON (a Blob, or an ArrayBuffer).
+    /// One `write`; the bytes travel beside the request (see `step::Data`).
     Write {
         session: String,
         #[serde(default)]
@@ -60,7 +115,7 @@ pub enum PageRequest {
 }
 
 /// Requests from the extension's own pages (popup, settings): the user's
-/// actions. Pages can never send these; the worker routes by sender.
+/// actions. Pages can never send these; the host routes by sender.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AdminRequest {
@@ -77,144 +132,115 @@ pub enum AdminRequest {
     Settings { settings: Settings },
 }
 
-fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    if json.len() > MAX_REQUEST_BYTES {
-        return Err(CosError::InvalidMessage(format!("request is larger than {MAX_REQUEST_BYTES} bytes")));
-    }
+fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
     // serde would also read a tagged enum from an array (`["read", {...}]`);
     // the schema is objects with named fields only.
-    if !json.trim_start().starts_with('{') {
-        return Err(CosError::InvalidMessage("a request is a JSON object".into()));
+    if !value.is_object() {
+        return Err(CosError::InvalidMessage("a request is an object".into()));
     }
-    serde_json::from_str(json).map_err(|e| CosError::InvalidMessage(e.to_string()))
+    serde_json::from_value(value).map_err(|e| CosError::InvalidMessage(e.to_string()))
 }
 
 impl PageRequest {
-    pub fn decode(json: &str) -> Result<Self> {
-        decode(json)
-    }
-
-    /// The write session a request belongs to; the worker runs each
-    /// session's requests in arrival order.
-    pub fn session(&self) -> Option<&str> {
-        match self {
-            Self::Open { .. } | Self::Read { .. } | Self::WriteBegin { .. } => None,
-            Self::Write { session, .. }
-            | Self::Seek { session, .. }
-            | Self::Truncate { session, .. }
-            | Self::Close { session }
-            | Self::Abort { session } => Some(session),
-        }
+    pub fn decode(value: serde_json::Value) -> Result<Self> {
+        decode(value)
     }
 }
 
 impl AdminRequest {
-    pub fn decode(json: &str) -> Result<Self> {
-        decode(json)
+    pub fn decode(value: serde_json::Value) -> Result<Self> {
+        decode(value)
     }
-}
-
-/// What the worker does next for a request. The engine decides; the worker
-/// only performs the I/O named here and reports back.
-#[derive(Debug, PartialEq, Serialize)]
-#[serde(tag = "do", rename_all = "kebab-case")]
-pub enum Step {
-    /// Answer the page with `value`.
-    Reply { value: serde_json::Value },
-    /// Answer with the stored file `blobs/<hash>`.
-    ReadFile { hash: ContentHash, size: u64 },
-    /// Create the session's temporary file; answer `{session}`.
-    OpenTemp { session: String },
-    /// Stream the request's data (Blob or bytes) into the temporary file at `at`, feeding the engine.
-    WriteData { session: String, at: u64 },
-    Truncate { session: String, size: u64 },
-    /// Close the temporary file, stream all `size` bytes of it through the
-    /// engine, then send the same close request again.
-    FullHash { session: String, size: u64 },
-    /// Verified. One commit at a time: move the temporary file to
-    /// `blobs/<hash>` (or delete it if `Engine::is_stored`), then commit the session.
-    Commit { session: String, hash: ContentHash },
-    /// Delete the session's temporary file; answer `{}`.
-    Discard { session: String },
-    /// Persist the index, then delete these stored files; answer `value`.
-    DeleteFiles { hashes: Vec<ContentHash>, value: serde_json::Value },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const H: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+    fn page(v: serde_json::Value) -> Result<PageRequest> {
+        PageRequest::decode(v)
+    }
+
     #[test]
     fn decodes_every_operation() {
-        let hash = format!(r#"{{"algorithm":"SHA-256","value":"{H}"}}"#);
+        let hash = json!({"algorithm": "SHA-256", "value": H});
         let cases = [
-            format!(r#"{{"op":"open","hash":{hash}}}"#),
-            format!(r#"{{"op":"open","hash":{hash},"create":true,"origins":"*"}}"#),
-            format!(r#"{{"op":"open","hash":{hash},"origins":["https://a.test"]}}"#),
-            format!(r#"{{"op":"read","hash":{hash}}}"#),
-            format!(r#"{{"op":"write-begin","hash":{hash},"origins":null}}"#),
-            r#"{"op":"write","session":"s"}"#.to_owned(),
-            r#"{"op":"write","session":"s","position":5}"#.to_owned(),
-            r#"{"op":"seek","session":"s","position":0}"#.to_owned(),
-            r#"{"op":"truncate","session":"s","size":3}"#.to_owned(),
-            r#"{"op":"close","session":"s"}"#.to_owned(),
-            r#"{"op":"abort","session":"s"}"#.to_owned(),
+            json!({"op": "open", "hash": hash}),
+            json!({"op": "open", "hash": hash, "create": true, "origins": "*"}),
+            json!({"op": "open", "hash": hash, "origins": ["https://a.test"]}),
+            json!({"op": "read", "hash": hash}),
+            json!({"op": "write-begin", "hash": hash, "origins": null}),
+            json!({"op": "write", "session": "s"}),
+            json!({"op": "write", "session": "s", "position": 5}),
+            json!({"op": "seek", "session": "s", "position": 0}),
+            json!({"op": "truncate", "session": "s", "size": 3}),
+            json!({"op": "close", "session": "s"}),
+            json!({"op": "abort", "session": "s"}),
         ];
-        for json in cases {
-            assert!(PageRequest::decode(&json).is_ok(), "{json}");
+        for v in cases {
+            assert!(page(v.clone()).is_ok(), "{v}");
         }
     }
 
     #[test]
     fn admin_requests_are_strict_too() {
-        assert_eq!(AdminRequest::decode(r#"{"op":"summary"}"#).unwrap(), AdminRequest::Summary { origin: None });
-        assert!(AdminRequest::decode(&format!(r#"{{"op":"delete","hash":"{H}"}}"#)).is_ok());
-        let ok = r#"{"op":"settings","settings":{"budgetBytes":null,"strictGlobal":true}}"#;
-        assert!(AdminRequest::decode(ok).is_ok());
+        assert_eq!(AdminRequest::decode(json!({"op": "summary"})).unwrap(), AdminRequest::Summary { origin: None });
+        assert!(AdminRequest::decode(json!({"op": "delete", "hash": H})).is_ok());
         for bad in [
-            r#"{"op":"delete","hash":"../../x"}"#,
-            r#"{"op":"settings","settings":{"budgetBytes":-1}}"#,
-            r#"{"op":"settings","settings":{"unknown":1}}"#,
-            r#"{"op":"read"}"#,
-            r#"{"op":"clear","hash":true}"#,
-            r#"{"op":"summary","extra":1}"#,
-            r#"["clear"]"#,
+            json!({"op": "delete", "hash": "../../x"}),
+            json!({"op": "settings", "settings": {"budgetBytes": -1}}),
+            json!({"op": "settings", "settings": {"unknown": 1}}),
+            json!({"op": "read"}),
+            json!({"op": "clear", "hash": true}),
+            json!({"op": "summary", "extra": 1}),
+            json!(["clear"]),
         ] {
-            assert_eq!(AdminRequest::decode(bad).unwrap_err().code(), "invalid-message", "{bad}");
+            assert_eq!(AdminRequest::decode(bad.clone()).unwrap_err().code(), "invalid-message", "{bad}");
         }
     }
 
     #[test]
     fn rejects_hostile_shapes() {
-        let hash = format!(r#"{{"algorithm":"SHA-256","value":"{H}"}}"#);
+        let hash = json!({"algorithm": "SHA-256", "value": H});
         let cases = [
-            String::new(),
-            "null".into(),
-            "[]".into(),
-            "\"open\"".into(),
-            r#"{"op":"delete-everything"}"#.into(),
-            r#"{"op":"OPEN"}"#.into(),
-            format!(r#"{{"op":"open","hash":{hash},"origin":"https://bank.test"}}"#),
-            format!(r#"{{"op":"open","hash":{hash},"caller":"https://bank.test"}}"#),
-            format!(r#"{{"op":"open","hash":{{"algorithm":"SHA-256","value":"{H}","extra":1}}}}"#),
-            r#"{"op":"open","hash":"abc"}"#.into(),
-            format!(r#"{{"op":"open","hash":{hash},"create":"yes"}}"#),
-            format!(r#"{{"op":"open","hash":{hash},"origins":5}}"#),
-            format!(r#"{{"op":"open","hash":{hash},"origins":[1,2]}}"#),
-            r#"{"op":"write","session":"s","position":-1}"#.into(),
-            r#"{"op":"write","session":"s","position":1.5}"#.into(),
-            r#"{"op":"seek","session":7,"position":1}"#.into(),
-            r#"{"op":"truncate","session":"s"}"#.into(),
-            "{\"op\":\"close\",\"session\":\"s\"".into(),
-            r#"["seek","s",1]"#.into(),
-            format!(r#"{{"op":"open","hash":{hash},"origins":{}}}"#, "[".repeat(500) + &"]".repeat(500)),
-            " ".repeat(MAX_REQUEST_BYTES + 1),
+            json!(null),
+            json!([]),
+            json!("open"),
+            json!({"op": "delete-everything"}),
+            json!({"op": "OPEN"}),
+            json!({"op": "open", "hash": hash, "origin": "https://bank.test"}),
+            json!({"op": "open", "hash": hash, "caller": "https://bank.test"}),
+            json!({"op": "open", "hash": {"algorithm": "SHA-256", "value": H, "extra": 1}}),
+            json!({"op": "open", "hash": "abc"}),
+            json!({"op": "open", "hash": hash, "create": "yes"}),
+            json!({"op": "open", "hash": hash, "origins": 5}),
+            json!({"op": "open", "hash": hash, "origins": [1, 2]}),
+            json!({"op": "write", "session": "s", "position": -1}),
+            json!({"op": "write", "session": "s", "position": 1.5}),
+            json!({"op": "seek", "session": 7, "position": 1}),
+            json!({"op": "truncate", "session": "s"}),
+            json!(["seek", "s", 1]),
         ];
-        for json in cases {
-            let err = PageRequest::decode(&json).unwrap_err();
-            assert_eq!(err.code(), "invalid-message", "{}", &json[..json.len().min(80)]);
+        for v in cases {
+            assert_eq!(page(v.clone()).unwrap_err().code(), "invalid-message", "{v}");
         }
+    }
+
+    #[test]
+    fn the_budget_refuses_before_copying() {
+        let budget = Budget::default();
+        assert!(budget.enter(MAX_DEPTH).is_ok());
+        assert_eq!(budget.enter(MAX_DEPTH + 1).unwrap_err().code(), "invalid-message");
+        let mut budget = Budget::default();
+        assert!(budget.string(MAX_STRING_BYTES).is_ok());
+        assert!(budget.string(1).is_err(), "the total is bounded, not each string");
+        let mut budget = Budget::default();
+        for _ in 0..MAX_ITEMS {
+            budget.item().unwrap();
+        }
+        assert!(budget.item().is_err());
     }
 }

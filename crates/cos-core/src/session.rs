@@ -16,13 +16,21 @@ use crate::visibility::Visibility;
 /// JavaScript numbers are exact up to 2^53; no file position may pass that.
 pub const MAX_POSITION: u64 = (1 << 53) - 1;
 
+/// Bytes of a file the page never sent (zeros from a gap or from truncating
+/// beyond the end) that the store will still hash for it at close. Without a
+/// bound, `truncate(huge)` + `close()` would make the store hash gigabytes
+/// the page never paid for; a real app fills what it preallocates.
+pub const MAX_UNWRITTEN: u64 = 16 << 20;
+
 pub struct WriteSession {
-    pub owner: Origin,
+    pub origin: Origin,
     pub hash: ContentHash,
     pub visibility: Visibility,
     cursor: u64,
     size: u64,
     verifier: Verifier,
+    /// Bytes the page supplied, overwrites included.
+    sent: u64,
     /// False once the file stopped being a plain append of hashed bytes.
     in_order: bool,
     /// Bytes of the current planned write (or re-hash pass) not yet fed.
@@ -44,14 +52,15 @@ pub enum CloseStep {
 }
 
 impl WriteSession {
-    pub fn new(owner: Origin, hash: ContentHash, visibility: Visibility) -> Self {
+    pub fn new(origin: Origin, hash: ContentHash, visibility: Visibility) -> Self {
         Self {
-            owner,
+            origin,
             hash,
             visibility,
             cursor: 0,
             size: 0,
             verifier: Verifier::default(),
+            sent: 0,
             in_order: true,
             pending: 0,
             feed_at: 0,
@@ -63,6 +72,11 @@ impl WriteSession {
     /// The file's size as written so far.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Bytes of the planned write (or re-hash pass) not fed yet.
+    pub fn missing_bytes(&self) -> u64 {
+        self.pending
     }
 
     /// A label for what the file is, from its first bytes.
@@ -78,24 +92,33 @@ impl WriteSession {
         }
     }
 
-    /// Plans a write of `len` bytes at `position` (default: the cursor);
-    /// returns the offset the bytes go to. Feed them next.
-    pub fn plan_write(&mut self, position: Option<u64>, len: u64) -> Result<u64> {
+    /// Where a write of `len` bytes at `position` (default: the cursor) would
+    /// land, and the file size after it; changes nothing.
+    pub fn span_of_write(&self, position: Option<u64>, len: u64) -> Result<(u64, u64)> {
         self.idle()?;
         let at = position.unwrap_or(self.cursor);
         let end = at
             .checked_add(len)
             .filter(|&end| end <= MAX_POSITION)
             .ok_or_else(|| CosError::InvalidState("the write would end past the largest file position".into()))?;
+        Ok((at, self.size.max(end)))
+    }
+
+    /// Plans a write of `len` bytes at `position` (default: the cursor);
+    /// returns the offset the bytes go to. With `feed`, feed them next;
+    /// without, the bytes are hashed from the finished file at close.
+    pub fn plan_write(&mut self, position: Option<u64>, len: u64, feed: bool) -> Result<u64> {
+        let (at, size) = self.span_of_write(position, len)?;
         // Appending exactly at the end keeps the running hash valid; anything
         // else (overwrite, or a gap that the file system fills with zeros) does not.
-        if at != self.size {
+        if at != self.size || !feed {
             self.in_order = false;
         }
-        self.pending = len;
+        self.pending = if feed { len } else { 0 };
         self.feed_at = at;
-        self.cursor = end;
-        self.size = self.size.max(end);
+        self.cursor = at + len;
+        self.size = size;
+        self.sent = self.sent.saturating_add(len);
         Ok(at)
     }
 
@@ -153,6 +176,13 @@ impl WriteSession {
         if self.size == 0 {
             return Err(CosError::EmptyWrite);
         }
+        if self.rehashing {
+            return self.finish();
+        }
+        let unwritten = self.size.saturating_sub(self.sent);
+        if unwritten > MAX_UNWRITTEN {
+            return Err(CosError::Unwritten { unwritten });
+        }
         if !self.in_order {
             self.verifier = Verifier::default();
             self.in_order = true;
@@ -161,6 +191,11 @@ impl WriteSession {
             self.feed_at = 0;
             return Ok(CloseStep::FullHash { size: self.size });
         }
+        self.finish()
+    }
+
+    /// Compares the digest of every byte of the file with the declared hash.
+    fn finish(&mut self) -> Result<CloseStep> {
         self.rehashing = false;
         debug_assert_eq!(self.verifier.len(), self.size);
         let actual = std::mem::take(&mut self.verifier).finish();
@@ -186,7 +221,7 @@ mod tests {
     }
 
     fn write(s: &mut WriteSession, position: Option<u64>, bytes: &[u8]) -> u64 {
-        let at = s.plan_write(position, bytes.len() as u64).unwrap();
+        let at = s.plan_write(position, bytes.len() as u64, true).unwrap();
         for chunk in bytes.chunks(3) {
             s.feed(chunk).unwrap();
         }
@@ -216,7 +251,7 @@ mod tests {
         s.seek(1).unwrap();
         assert_eq!(write(&mut s, None, b"a"), 1);
         assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 5 });
-        assert!(s.plan_write(None, 1).is_err(), "no writes during verification");
+        assert!(s.plan_write(None, 1, true).is_err(), "no writes during verification");
         s.feed(b"hal").unwrap();
         s.feed(b"lo").unwrap();
         assert_eq!(s.close().unwrap(), CloseStep::Verified { size: 5 });
@@ -254,10 +289,10 @@ mod tests {
     #[test]
     fn feeding_more_than_planned_is_refused() {
         let mut s = session_for(b"ab");
-        s.plan_write(None, 1).unwrap();
+        s.plan_write(None, 1, true).unwrap();
         assert!(s.feed(b"ab").is_err());
         s.feed(b"a").unwrap();
-        s.plan_write(None, 1).unwrap();
+        s.plan_write(None, 1, true).unwrap();
         assert_eq!(s.close().unwrap_err().code(), "invalid-state", "short write");
     }
 
@@ -273,10 +308,34 @@ mod tests {
     }
 
     #[test]
+    fn unfed_bytes_are_hashed_from_the_file() {
+        let mut s = session_for(b"blob");
+        s.plan_write(None, 4, false).unwrap();
+        assert!(s.feed(b"b").is_err(), "nothing to feed for a Blob write");
+        assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 4 });
+        s.feed(b"blob").unwrap();
+        assert_eq!(s.close().unwrap(), CloseStep::Verified { size: 4 });
+    }
+
+    #[test]
+    fn bytes_never_sent_are_bounded() {
+        let mut s = session_for(b"x");
+        write(&mut s, None, b"x");
+        s.truncate(MAX_UNWRITTEN + 2).unwrap();
+        assert_eq!(s.close().unwrap_err(), CosError::Unwritten { unwritten: MAX_UNWRITTEN + 1 });
+        // Preallocating and then filling every byte is fine.
+        let data = vec![7u8; 1000];
+        let mut s = session_for(&data);
+        s.truncate(1000).unwrap();
+        write(&mut s, Some(0), &data);
+        assert_eq!(s.close().unwrap(), CloseStep::FullHash { size: 1000 });
+    }
+
+    #[test]
     fn positions_are_bounded() {
         let mut s = session_for(b"a");
-        assert!(s.plan_write(Some(MAX_POSITION), 2).is_err());
-        assert!(s.plan_write(Some(u64::MAX), 1).is_err());
+        assert!(s.plan_write(Some(MAX_POSITION), 2, true).is_err());
+        assert!(s.plan_write(Some(u64::MAX), 1, true).is_err());
         assert!(s.seek(MAX_POSITION + 1).is_err());
     }
 }

@@ -1,16 +1,59 @@
 //! wasm-bindgen surface of `cos-core` for the service worker. No rules live
-//! here: each method converts arguments, calls the engine, converts back.
-//! The byte pump (`pump.rs`) moves a Blob through the engine's verifier and
-//! into the temporary file without the bytes passing through JS code.
+//! here: each method converts its arguments (`convert.rs`), calls the engine
+//! and converts the answer back. `pump.rs` streams a Blob into the engine's
+//! verifier for the `hash-temp` step.
 
+mod convert;
 mod pump;
 
+use convert::{from_host, from_page, to_js};
+use cos_core::engine::step::{Caller, ChannelId, Data, Outcome, TaskId};
 use cos_core::engine::Persisted;
 use cos_core::public_hash_list::PublicHashList;
 use cos_core::{CosError, Engine, SiteRules};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** A `DOMException` name (or `TypeError`), a stable code, and a message safe for the page. */
+export interface WireError { name: string; code: string; message: string }
+export type Reply = { ok: true; value: any } | { ok: false; error: WireError };
+/** Who is asking, from the browser: the frame's origin and the host's number for its channel. */
+export interface Caller { origin: string; channel: number }
+/** What travelled beside a write request. */
+export type Data = { kind: 'bytes'; len: number } | { kind: 'blob'; size: number };
+export type Outcome =
+  | { kind: 'done' }
+  | { kind: 'found'; size: number }
+  | { kind: 'missing' }
+  | { kind: 'listed'; files: Array<[string, number | null]> }
+  | { kind: 'failed'; name: string };
+export interface Changes {
+  entries: Array<{ hash: string; entry: object | null }>;
+  totals: object | null;
+  settings: object | null;
+}
+/** The next storage step of a task (see cos-core `engine::step::Step`). */
+export type Step =
+  | { do: 'acquire'; task: number; lock: string }
+  | { do: 'open-temp'; task: number; session: string }
+  | { do: 'write-temp'; task: number; session: string; at: number; len: number; feed: boolean }
+  | { do: 'truncate-temp'; task: number; session: string; size: number }
+  | { do: 'close-temp'; task: number; session: string }
+  | { do: 'hash-temp'; task: number; session: string; size: number }
+  | { do: 'discard-temp'; task: number; session: string }
+  | { do: 'place-blob'; task: number; session: string; hash: string }
+  | { do: 'delete-blobs'; task: number; names: string[] }
+  | { do: 'persist'; task: number; changes: Changes }
+  | { do: 'read-blob'; task: number; hash: string }
+  | { do: 'list-blobs'; task: number }
+  | { do: 'clear-temps'; task: number }
+  | { do: 'done'; task: number; reply: Reply | null };
+export interface Persisted { entries: object[]; totals: object | null; settings: object | null }
+export interface Restored { skippedEntries: number; reset: string[] }
+"#;
 
 #[wasm_bindgen]
 pub struct Store {
@@ -22,32 +65,37 @@ pub struct Store {
 pub(crate) fn js_error(e: CosError) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name(e.dom_name());
-    // Setting a data property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
     err.into()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("engine output is always serializable")
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsValue> {
-    serde_json::from_str(json).map_err(|e| js_error(CosError::InvalidMessage(e.to_string())))
+/// A value from the host that does not decode is a bug in the extension.
+fn host_value<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
+    from_host(value).map_err(js_error)
 }
 
 #[wasm_bindgen]
 impl Store {
-    /// `psl`: the bundled Public Suffix List; `phl`: the bundled Public Hash
-    /// List; `instance`: a random id of this worker start.
+    /// `seed`: 32 bytes from `crypto.getRandomValues`; `psl`: the Public
+    /// Suffix List text; `phl`: the Public Hash List text.
     #[wasm_bindgen(constructor)]
-    pub fn new(psl: &str, phl: &str, instance: &str) -> Store {
-        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), instance);
-        Store { engine: Rc::new(RefCell::new(engine)) }
+    pub fn new(seed: &[u8], psl: &str, phl: &str) -> Result<Store, JsValue> {
+        let seed: [u8; 32] = seed.try_into().map_err(|_| js_error(CosError::Internal("the seed is 32 bytes".into())))?;
+        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), seed);
+        Ok(Store { engine: Rc::new(RefCell::new(engine)) })
     }
 
-    /// Loads `{entries, totals, settings}` as persisted; returns how many entries were malformed and skipped.
-    pub fn restore(&self, persisted_json: &str) -> Result<usize, JsValue> {
-        Ok(self.engine.borrow_mut().restore(from_json::<Persisted>(persisted_json)?))
+    /// Loads the persisted records; says what it could not use.
+    #[wasm_bindgen(unchecked_return_type = "Restored")]
+    pub fn restore(&self, #[wasm_bindgen(unchecked_param_type = "Persisted")] persisted: JsValue) -> Result<JsValue, JsValue> {
+        let field = |name: &str| js_sys::Reflect::get(&persisted, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let entries = js_sys::Array::from(&field("entries"));
+        let mut records = Persisted::default();
+        for entry in entries.iter() {
+            records.entries.push(host_value(&entry)?);
+        }
+        records.totals = host_value(&field("totals"))?;
+        records.settings = host_value(&field("settings"))?;
+        Ok(to_js(&self.engine.borrow_mut().restore(records)))
     }
 
     #[wasm_bindgen(js_name = setDefaultBudget)]
@@ -55,82 +103,68 @@ impl Store {
         self.engine.borrow_mut().set_default_budget(bytes as u64);
     }
 
-    /// `files_json`: `[[name, size | null], …]` of the blob directory (null:
-    /// a directory). Returns `{deleteFiles, droppedEntries}`.
-    pub fn reconcile(&self, files_json: &str) -> Result<String, JsValue> {
-        let files: Vec<(String, Option<u64>)> = from_json(files_json)?;
-        Ok(to_json(&self.engine.borrow_mut().reconcile(&files)))
+    /// The start-up task (reconciles storage with the index).
+    #[wasm_bindgen(js_name = startUp, unchecked_return_type = "Step")]
+    pub fn start_up(&self, now_ms: f64) -> JsValue {
+        to_js(&self.engine.borrow_mut().start_up(now_ms as u64))
     }
 
-    /// Forgets an entry whose file on disk does not match it.
-    #[wasm_bindgen(js_name = discardDamaged)]
-    pub fn discard_damaged(&self, hash: &str) -> bool {
-        self.engine.borrow_mut().discard_damaged(hash)
+    /// A page request; `request` is whatever the page sent.
+    #[wasm_bindgen(unchecked_return_type = "Step")]
+    pub fn page(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Caller")] caller: JsValue,
+        request: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Data | undefined")] data: JsValue,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let caller: Caller = host_value(&caller)?;
+        let data: Option<Data> = host_value(&data)?;
+        let mut engine = self.engine.borrow_mut();
+        let step = match from_page(&request) {
+            Ok(request) => engine.page(&caller, request, data, now_ms as u64),
+            Err(e) => engine.refuse(&e),
+        };
+        Ok(to_js(&step))
     }
 
-    #[wasm_bindgen(js_name = hasSession)]
-    pub fn has_session(&self, session: &str) -> bool {
-        self.engine.borrow().has_session(session)
+    /// A request from the extension's own pages.
+    #[wasm_bindgen(unchecked_return_type = "Step")]
+    pub fn admin(&self, request: JsValue, now_ms: f64) -> JsValue {
+        let mut engine = self.engine.borrow_mut();
+        let step = match from_page(&request) {
+            Ok(request) => engine.admin(request, now_ms as u64),
+            Err(e) => engine.refuse(&e),
+        };
+        to_js(&step)
     }
 
-    /// One request from the extension's own pages; returns the next `Step` as JSON.
-    #[wasm_bindgen(js_name = adminRequest)]
-    pub fn admin_request(&self, json: &str) -> Result<String, JsValue> {
-        Ok(to_json(&self.engine.borrow_mut().admin_request(json).map_err(js_error)?))
+    /// The host's report on a task's step; returns the next step.
+    #[wasm_bindgen(unchecked_return_type = "Step")]
+    pub fn resume(&self, task: u32, #[wasm_bindgen(unchecked_param_type = "Outcome")] outcome: JsValue, now_ms: f64) -> Result<JsValue, JsValue> {
+        let outcome: Outcome = host_value(&outcome)?;
+        Ok(to_js(&self.engine.borrow_mut().resume(TaskId(task), outcome, now_ms as u64)))
     }
 
-    /// One page request; returns the next `Step` as JSON.
-    #[wasm_bindgen(js_name = pageRequest)]
-    pub fn page_request(&self, caller: &str, json: &str, blob_size: Option<f64>, now_ms: f64) -> Result<String, JsValue> {
-        let blob_size = blob_size.map(|s| s as u64);
-        let step = self.engine.borrow_mut().page_request(caller, json, blob_size, now_ms as u64).map_err(js_error)?;
-        Ok(to_json(&step))
+    /// Bytes of a streaming step (`write-temp` with `feed`), in order.
+    pub fn feed(&self, task: u32, bytes: &[u8]) -> Result<(), JsValue> {
+        self.engine.borrow_mut().feed(TaskId(task), bytes).map_err(js_error)
     }
 
-    /// Bytes of a planned write, in order (a page's write of at most a few MiB;
-    /// Blobs go through `pumpBlob`).
-    pub fn feed(&self, caller: &str, session: &str, bytes: &[u8], now_ms: f64) -> Result<(), JsValue> {
-        self.engine.borrow_mut().feed(caller, session, bytes, now_ms as u64).map_err(js_error)
+    /// The channel's frame went away: the first steps of its clean-up tasks.
+    #[wasm_bindgen(unchecked_return_type = "Step[]")]
+    pub fn release(&self, channel: u32, now_ms: f64) -> JsValue {
+        to_js(&self.engine.borrow_mut().release(ChannelId(channel), now_ms as u64))
     }
 
-    /// The write session a page request belongs to, if any (for per-session ordering).
-    #[wasm_bindgen(js_name = sessionOf)]
-    pub fn session_of(json: &str) -> Option<String> {
-        Engine::session_of(json)
-    }
-
-    pub fn commit(&self, caller: &str, session: &str, now_ms: f64) -> Result<String, JsValue> {
-        let reply = self.engine.borrow_mut().commit(caller, session, now_ms as u64).map_err(js_error)?;
-        Ok(to_json(&reply))
-    }
-
-    /// Returns `{alreadyStored, evict}` for a verified session, or QuotaExceededError.
-    #[wasm_bindgen(js_name = prepareCommit)]
-    pub fn prepare_commit(&self, caller: &str, session: &str, now_ms: f64) -> Result<String, JsValue> {
-        let placement = self.engine.borrow_mut().prepare_commit(caller, session, now_ms as u64).map_err(js_error)?;
-        Ok(to_json(&placement))
-    }
-
-    #[wasm_bindgen(js_name = dropSession)]
-    pub fn drop_session(&self, session: &str) -> bool {
-        self.engine.borrow_mut().drop_session(session)
+    /// Sessions idle too long: the first steps of their clean-up tasks.
+    #[wasm_bindgen(js_name = expireIdle, unchecked_return_type = "Step[]")]
+    pub fn expire_idle(&self, now_ms: f64) -> JsValue {
+        to_js(&self.engine.borrow_mut().expire_idle(now_ms as u64))
     }
 
     #[wasm_bindgen(js_name = openSessions)]
     pub fn open_sessions(&self) -> usize {
         self.engine.borrow().open_sessions()
-    }
-
-    /// Ids of sessions idle too long (now forgotten), as a JSON array.
-    #[wasm_bindgen(js_name = expireIdle)]
-    pub fn expire_idle(&self, now_ms: f64) -> String {
-        to_json(&self.engine.borrow_mut().expire_idle(now_ms as u64))
-    }
-
-    /// What changed since the last call, for persistence:
-    /// `{entries: [{hash, entry|null}], totals|null, settings|null}`.
-    #[wasm_bindgen(js_name = drainChanges)]
-    pub fn drain_changes(&self) -> String {
-        to_json(&self.engine.borrow_mut().drain_changes())
     }
 }

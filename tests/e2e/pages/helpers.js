@@ -63,6 +63,6 @@ function rawChannel(target = window) {
         port1.removeEventListener('message', onReply);
         resolve({ ok: reply.ok, error: reply.error, value: reply.value, fileSize: reply.file?.size });
       });
-      port1.postMessage({ id, request: typeof request === 'string' ? request : JSON.stringify(request), data });
+      port1.postMessage({ id, request, data });
     });
 }

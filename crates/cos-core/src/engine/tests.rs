@@ -1,404 +1,460 @@
-use super::*;
-use crate::public_hash_list::PublicHashList;
-use crate::verifier::Verifier;
-use serde_json::Value;
+//! The engine's flows, driven through the in-memory host exactly as the
+//! service worker drives them through OPFS.
+
+use crate::engine::step::Step;
+use crate::memory_host::{hash_arg, sha256_hex as sha, MemoryHost, Payload};
+use serde_json::{json, Value};
 
 const A: &str = "https://a.test";
 const SUB_A: &str = "https://sub.a.test";
 const B: &str = "https://b.test";
+const C: &str = "https://c.test";
 
-fn engine() -> Engine {
-    Engine::new(SiteRules::parse("test\n"), PublicHashList::default(), "i")
+fn begin(host: &mut MemoryHost, origin: &str, channel: u32, hex: &str) -> String {
+    let id = host.spawn(origin, channel, json!({"op": "write-begin", "hash": hash_arg(hex)}), None);
+    let reply = host.finish(id);
+    reply.json()["value"]["session"].as_str().expect("a session id").to_owned()
 }
 
-fn sha(bytes: &[u8]) -> String {
-    let mut v = Verifier::default();
-    v.update(bytes);
-    v.finish().to_string()
+fn on(host: &mut MemoryHost, origin: &str, channel: u32, request: Value, payload: Option<Payload>) -> crate::memory_host::Finished {
+    let id = host.spawn(origin, channel, request, payload);
+    host.finish(id)
 }
 
-fn hash_arg(hex: &str) -> String {
-    format!(r#"{{"algorithm":"SHA-256","value":"{hex}"}}"#)
-}
-
-/// Opens a write session (same-site visibility); returns its id.
-fn begin(e: &mut Engine, caller: &str, hex: &str, now: u64) -> String {
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(hex));
-    let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now).unwrap() else { panic!("no temp") };
-    session
-}
-
-/// A session request without further fields: `{"op":op,"session":session}`.
-fn on(op: &str, session: &str) -> String {
-    format!(r#"{{"op":"{op}","session":"{session}"}}"#)
-}
-
-fn open(e: &mut Engine, caller: &str, hex: &str) -> Result<Step> {
-    e.page_request(caller, &format!(r#"{{"op":"open","hash":{}}}"#, hash_arg(hex)), None, 10)
-}
-
-/// Drives a whole write at time `now` the way the worker does; returns the
-/// placement and the commit reply.
-fn store_at(e: &mut Engine, now: u64, caller: &str, bytes: &[u8], declared: &str, origins: &str) -> Result<(Placement, Value)> {
-    let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":{origins}}}"#, hash_arg(declared));
-    let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now)? else { panic!("no temp") };
-    for chunk in bytes.chunks(4) {
-        let write = on("write", &session);
-        let step = e.page_request(caller, &write, Some(chunk.len() as u64), now)?;
-        assert!(matches!(step, Step::WriteData { .. }));
-        e.feed(caller, &session, chunk, now)?;
-    }
-    let close = on("close", &session);
-    match e.page_request(caller, &close, None, now)? {
-        Step::Commit { .. } => {
-            let placement = e.prepare_commit(caller, &session, now)?;
-            Ok((placement, e.commit(caller, &session, now)?))
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-fn store(e: &mut Engine, caller: &str, bytes: &[u8], declared: &str, origins: &str) -> Result<Value> {
-    store_at(e, 10, caller, bytes, declared, origins).map(|(_, reply)| reply)
+fn set_budget(host: &mut MemoryHost, bytes: u64) {
+    assert!(host.admin(json!({"op": "settings", "settings": {"budgetBytes": bytes, "strictGlobal": false}})).ok());
 }
 
 #[test]
-fn write_then_read_across_tiers() {
+fn write_then_read_across_sites() {
+    let mut host = MemoryHost::new();
     let data = b"model weights";
     let hex = sha(data);
-    let mut e = engine();
-    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
-    store(&mut e, A, data, &hex, "null").unwrap();
-    assert!(open(&mut e, A, &hex).is_ok());
-    assert!(open(&mut e, SUB_A, &hex).is_ok(), "same-site");
-    assert_eq!(open(&mut e, B, &hex).unwrap_err(), CosError::NotFound, "cross-site");
+    assert_eq!(host.open(A, &hex), Err("NotFoundError".into()));
+    assert!(host.store(A, data, Value::Null).ok());
+    assert_eq!(host.read(A, &hex).unwrap(), data);
+    assert_eq!(host.read(SUB_A, &hex).unwrap(), data, "same-site");
+    assert_eq!(host.open(B, &hex), Err("NotFoundError".into()), "cross-site");
 
-    store(&mut e, SUB_A, data, &hex, r#"["https://b.test"]"#).unwrap();
-    assert!(open(&mut e, B, &hex).is_ok(), "listed");
-    assert!(open(&mut e, "https://c.test", &hex).is_err());
+    assert!(host.store(SUB_A, data, json!(["https://b.test"])).ok());
+    assert!(host.open(B, &hex).is_ok(), "listed");
+    assert!(host.open(C, &hex).is_err());
 
-    store(&mut e, B, data, &hex, r#""*""#).unwrap();
-    assert!(open(&mut e, "https://c.test", &hex).is_ok(), "global");
-    let read = format!(r#"{{"op":"read","hash":{}}}"#, hash_arg(&hex));
-    let step = e.page_request("https://c.test", &read, None, 99).unwrap();
-    assert!(matches!(step, Step::ReadFile { size: 13, .. }));
-    assert_eq!(e.index().entries().next().unwrap().last_used_ms, 99);
+    assert!(host.store(B, data, json!("*")).ok());
+    assert_eq!(host.read(C, &hex).unwrap(), data, "global");
+    assert_eq!(host.temp_count(), 0);
 }
 
 #[test]
-fn mismatch_stores_nothing() {
-    let mut e = engine();
+fn a_mismatch_stores_nothing_and_leaves_no_temporary_file() {
+    let mut host = MemoryHost::new();
     let hex = sha(b"right");
-    let err = store(&mut e, A, b"wrong", &hex, r#""*""#).unwrap_err();
-    assert_eq!(err.dom_name(), "DataError");
-    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
-    assert_eq!(e.open_sessions(), 0);
-    assert!(e.drain_changes().index.entries.is_empty());
+    for blob in [false, true] {
+        let reply = host.store_as(A, b"wrong", &hex, json!("*"), blob);
+        assert_eq!(reply.error_name().as_deref(), Some("DataError"));
+        assert_eq!(host.open(A, &hex), Err("NotFoundError".into()));
+        assert_eq!(host.engine.open_sessions(), 0);
+        assert_eq!(host.temp_count(), 0);
+        assert!(host.blobs.is_empty());
+    }
 }
 
 #[test]
 fn create_handles_touch_nothing_and_validate() {
-    let mut e = engine();
+    let mut host = MemoryHost::new();
     let hex = sha(b"x");
-    let req = format!(r#"{{"op":"open","hash":{},"create":true,"origins":["https://b.test"]}}"#, hash_arg(&hex));
-    assert!(matches!(e.page_request(A, &req, None, 1).unwrap(), Step::Reply { .. }));
-    assert!(e.drain_changes().index.entries.is_empty());
-    assert_eq!(e.open_sessions(), 0);
-    let bad = format!(r#"{{"op":"open","hash":{},"create":true,"origins":["data:,x"]}}"#, hash_arg(&hex));
-    assert_eq!(e.page_request(A, &bad, None, 1).unwrap_err().dom_name(), "TypeError");
+    let reply = host.page(A, json!({"op": "open", "hash": hash_arg(&hex), "create": true, "origins": ["https://b.test"]}), None);
+    assert!(reply.ok());
+    assert_eq!(reply.json()["value"], json!({"hash": hex}), "no size: nothing is disclosed");
+    assert_eq!(host.engine.open_sessions(), 0);
+    let bad = host.page(A, json!({"op": "open", "hash": hash_arg(&hex), "create": true, "origins": ["data:,x"]}), None);
+    assert_eq!(bad.error_name().as_deref(), Some("TypeError"));
 }
 
 #[test]
 fn the_request_cannot_name_its_caller() {
-    let mut e = engine();
+    let mut host = MemoryHost::new();
     let hex = sha(b"secret");
-    store(&mut e, A, b"secret", &hex, "null").unwrap();
-    let forged = format!(r#"{{"op":"read","hash":{},"origin":"https://a.test"}}"#, hash_arg(&hex));
-    assert_eq!(e.page_request(B, &forged, None, 1).unwrap_err().code(), "invalid-message");
+    host.store(A, b"secret", Value::Null);
+    let forged = host.page(B, json!({"op": "read", "hash": hash_arg(&hex), "origin": A}), None);
+    assert_eq!(forged.json()["error"]["code"], "invalid-message");
 }
 
 #[test]
-fn opaque_and_non_web_callers_are_refused() {
-    let mut e = engine();
+fn callers_must_be_web_origins() {
+    let mut host = MemoryHost::new();
+    for origin in ["null", "chrome-extension://abc", "file://", "garbage"] {
+        let reply = host.page(origin, json!({"op": "open", "hash": hash_arg(&sha(b"x"))}), None);
+        assert_eq!(reply.error_name().as_deref(), Some("NotAllowedError"), "{origin}");
+    }
+}
+
+/// Leak 1: ids are random per session, so they link nothing across sites
+/// and count nothing of what other sites do.
+#[test]
+fn session_ids_share_nothing_across_sites() {
+    let mut host = MemoryHost::new();
     let hex = sha(b"x");
-    for caller in ["null", "", "chrome-extension://x", "file://", "https://A.test"] {
-        assert_eq!(open(&mut e, caller, &hex).unwrap_err().dom_name(), "NotAllowedError", "{caller}");
+    let ids: Vec<String> = (0..20).map(|i| begin(&mut host, if i % 2 == 0 { A } else { B }, 1 + i % 2, &hex)).collect();
+    for (i, a) in ids.iter().enumerate() {
+        assert_eq!(a.len(), 32);
+        for b in &ids[i + 1..] {
+            let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+            assert!(common < 8, "{a} {b}");
+            assert!(!b.contains(&a[..8]), "{a} {b}");
+        }
     }
 }
 
 #[test]
-fn sessions_belong_to_their_origin() {
-    let mut e = engine();
-    let hex = sha(b"abc");
-    let session = begin(&mut e, A, &hex, 1);
-    let write = on("write", &session);
-    assert_eq!(e.page_request(B, &write, Some(3), 1).unwrap_err(), CosError::UnknownSession);
-    assert_eq!(e.feed(B, &session, b"abc", 1).unwrap_err(), CosError::UnknownSession);
-    assert_eq!(e.commit(B, &session, 1).unwrap_err(), CosError::UnknownSession);
-    let abort = on("abort", &session);
-    assert!(e.page_request(B, &abort, None, 1).is_err());
-    assert!(e.has_session(&session), "B's attempts did not disturb A's session");
-    assert!(matches!(e.page_request(A, &abort, None, 1).unwrap(), Step::Discard { .. }));
-    assert!(!e.has_session(&session));
-}
-
-#[test]
-fn commit_requires_verification() {
-    let mut e = engine();
-    let hex = sha(b"abc");
-    let session = begin(&mut e, A, &hex, 1);
-    assert_eq!(e.commit(A, &session, 1).unwrap_err().code(), "invalid-state");
-    assert_eq!(open(&mut e, A, &hex).unwrap_err(), CosError::NotFound);
-}
-
-#[test]
-fn writes_need_data_and_failed_steps_end_the_session() {
-    let mut e = engine();
-    let hex = sha(b"abc");
-    let session = begin(&mut e, A, &hex, 1);
-    let write = on("write", &session);
-    assert_eq!(e.page_request(A, &write, None, 1).unwrap_err().code(), "invalid-message");
-    assert!(e.has_session(&session), "a malformed request is not a session step");
-    e.page_request(A, &write, Some(3), 1).unwrap();
-    assert!(e.feed(A, &session, b"abcd", 1).is_err());
-    assert!(!e.has_session(&session));
-}
-
-#[test]
-fn second_writer_finds_the_bytes_already_stored() {
-    let mut e = engine();
-    let hex = sha(b"shared");
-    store(&mut e, A, b"shared", &hex, "null").unwrap();
-    let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":"*"}}"#, hash_arg(&hex));
-    let Step::OpenTemp { session } = e.page_request(B, &begin, None, 1).unwrap() else { panic!() };
-    let write = on("write", &session);
-    e.page_request(B, &write, Some(6), 1).unwrap();
-    e.feed(B, &session, b"shared", 1).unwrap();
-    let close = on("close", &session);
-    let step = e.page_request(B, &close, None, 1).unwrap();
-    assert!(matches!(step, Step::Commit { .. }), "{step:?}");
-    let placement = e.prepare_commit(B, &session, 2).unwrap();
-    assert_eq!(placement, Placement { already_stored: true, evict: vec![] });
-    e.commit(B, &session, 2).unwrap();
-    assert!(open(&mut e, "https://z.test", &hex).is_ok());
-}
-
-#[test]
-fn overwrite_goes_through_a_full_hash_pass() {
-    let mut e = engine();
-    let hex = sha(b"hallo");
-    let session = begin(&mut e, A, &hex, 1);
-    let write = on("write", &session);
-    e.page_request(A, &write, Some(5), 1).unwrap();
-    e.feed(A, &session, b"hello", 1).unwrap();
-    let seek = format!(r#"{{"op":"seek","session":"{session}","position":1}}"#);
-    e.page_request(A, &seek, None, 1).unwrap();
-    e.page_request(A, &write, Some(1), 1).unwrap();
-    e.feed(A, &session, b"a", 1).unwrap();
-    let close = on("close", &session);
-    assert_eq!(e.page_request(A, &close, None, 1).unwrap(), Step::FullHash { session: session.clone(), size: 5 });
-    e.feed(A, &session, b"hallo", 1).unwrap();
-    assert!(matches!(e.page_request(A, &close, None, 1).unwrap(), Step::Commit { .. }));
-    assert!(!e.prepare_commit(A, &session, 1).unwrap().already_stored);
-    e.commit(A, &session, 1).unwrap();
-    assert!(open(&mut e, A, &hex).is_ok());
-}
-
-#[test]
-fn idle_sessions_expire() {
-    let mut e = engine();
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&sha(b"x")));
-    let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1_000).unwrap() else { panic!() };
-    assert!(e.expire_idle(1_000 + SESSION_IDLE_MS).is_empty());
-    assert_eq!(e.expire_idle(1_001 + SESSION_IDLE_MS), vec![session]);
-    assert_eq!(e.open_sessions(), 0);
-}
-
-#[test]
-fn session_ids_are_unique_per_instance_and_bounded_per_origin() {
-    let mut e = Engine::new(SiteRules::default(), PublicHashList::default(), "r4nd0m");
-    let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&sha(b"x")));
-    let mut ids = std::collections::HashSet::new();
-    for _ in 0..MAX_SESSIONS_PER_ORIGIN {
-        let Step::OpenTemp { session } = e.page_request(A, &begin, None, 1).unwrap() else { panic!() };
-        assert!(session.starts_with("r4nd0m-"));
-        assert!(ids.insert(session));
+fn a_session_belongs_to_its_channel_and_origin() {
+    let mut host = MemoryHost::new();
+    let hex = sha(b"mine");
+    let session = begin(&mut host, A, 1, &hex);
+    let write = |s: &str| json!({"op": "write", "session": s});
+    for (origin, channel) in [(B, 1), (A, 2), (SUB_A, 1)] {
+        let reply = on(&mut host, origin, channel, write(&session), Some(Payload::Bytes(b"evil".to_vec())));
+        assert_eq!(reply.json()["error"]["code"], "unknown-session", "{origin} on channel {channel}");
     }
-    assert_eq!(e.page_request(A, &begin, None, 1).unwrap_err().code(), "invalid-state");
-    assert!(e.page_request(B, &begin, None, 1).is_ok(), "another origin is not limited by A");
+    // The owner's session is untouched by those attempts.
+    assert!(on(&mut host, A, 1, write(&session), Some(Payload::Bytes(b"mine".to_vec()))).ok());
+    assert!(on(&mut host, A, 1, json!({"op": "close", "session": session}), None).ok());
+    assert_eq!(host.read(A, &hex).unwrap(), b"mine");
 }
 
+/// Leak 3: the close reply says nothing about an entry the writer may not see.
 #[test]
-fn restore_and_reconcile() {
-    let mut e = engine();
-    let (x, y) = (sha(b"x"), sha(b"y"));
-    store(&mut e, A, b"x", &x, "null").unwrap();
-    store(&mut e, A, b"y", &y, r#""*""#).unwrap();
-    let entries: Vec<Value> = e
-        .drain_changes()
-        .index
-        .entries
-        .into_iter()
-        .map(|c| serde_json::to_value(c.entry.unwrap()).unwrap())
-        .chain([serde_json::json!({"hash": "../escape", "size": 1}), serde_json::json!("garbage")])
-        .collect();
-
-    let mut restarted = engine();
-    let persisted = Persisted { entries, totals: None, settings: None };
-    assert_eq!(restarted.restore(persisted), 2, "two malformed records skipped");
-    assert!(open(&mut restarted, A, &x).is_ok());
-    assert!(open(&mut restarted, B, &y).is_ok());
-
-    // y's bytes are gone, an orphan file and a stray name are on disk.
-    let orphan = sha(b"orphan");
-    let stored = [(x.clone(), Some(1)), (orphan.clone(), Some(6)), ("x.crswap".into(), Some(0)), ("dir".into(), None)];
-    let result = restarted.reconcile(&stored);
-    assert_eq!(result.delete_files, vec![orphan, "x.crswap".to_owned(), "dir".to_owned()]);
-    assert_eq!(result.dropped_entries, 1);
-    assert_eq!(open(&mut restarted, B, &y).unwrap_err(), CosError::NotFound);
-    let changes = restarted.drain_changes().index.entries;
-    assert_eq!(changes.len(), 1);
-    assert!(changes[0].entry.is_none(), "the dropped entry is persisted as deleted");
+fn writing_a_hidden_files_bytes_looks_like_writing_a_new_file() {
+    let mut host = MemoryHost::new();
+    let private = b"a.test's private file".to_vec();
+    let fresh = b"a file nobody stored".to_vec();
+    let many: Vec<String> = (0..64).map(|i| format!("https://o{i}.a.test")).collect();
+    assert!(host.store(A, &private, json!(many)).ok());
+    for origins in [Value::Null, json!("*"), json!(["https://x.test"]), json!((0..64).map(|i| format!("https://p{i}.test")).collect::<Vec<_>>())] {
+        let known = host.store(B, &private, origins.clone()).json();
+        let unknown = host.store(B, &fresh, origins.clone()).json();
+        assert_eq!(known["value"]["warnings"], unknown["value"]["warnings"], "{origins}");
+        assert_eq!(known["ok"], unknown["ok"]);
+        host.admin(json!({"op": "delete", "hash": sha(&fresh)}));
+    }
 }
 
+/// Leak 4: whether a write fits depends only on the writer's own origin,
+/// and the refusal names no number.
 #[test]
-fn damaged_files_are_dropped_at_start_and_on_read() {
-    let mut e = engine();
-    let (x, y) = (sha(b"xx"), sha(b"yy"));
-    store(&mut e, A, b"xx", &x, "null").unwrap();
-    store(&mut e, A, b"yy", &y, "null").unwrap();
-    // x was truncated on disk: wrong size, so file and entry both go.
-    let result = e.reconcile(&[(x.clone(), Some(1)), (y.clone(), Some(2))]);
-    assert_eq!(result.delete_files, vec![x.clone()]);
-    assert_eq!(result.dropped_entries, 1);
-    assert!(open(&mut e, A, &x).is_err());
-    assert!(e.discard_damaged(&y));
-    assert!(!e.discard_damaged(&y) && !e.discard_damaged("nonsense"));
-    assert_eq!(open(&mut e, A, &y).unwrap_err(), CosError::NotFound);
-}
-
-fn admin(e: &mut Engine, json: &str) -> Step {
-    e.admin_request(json).unwrap()
-}
-
-fn set_budget(e: &mut Engine, bytes: u64) {
-    admin(e, &format!(r#"{{"op":"settings","settings":{{"budgetBytes":{bytes}}}}}"#));
-}
-
-#[test]
-fn a_write_larger_than_the_budget_fails_early() {
-    let mut e = engine();
-    set_budget(&mut e, 10);
-    let data = [7u8; 12];
-    let err = store(&mut e, A, &data, &sha(&data), "null").unwrap_err();
-    assert_eq!(err.dom_name(), "QuotaExceededError");
-    assert_eq!(e.open_sessions(), 0);
-}
-
-#[test]
-fn open_writes_together_stay_within_the_budget() {
-    let mut e = engine();
-    set_budget(&mut e, 10);
-    let (one, two) = (begin(&mut e, A, &sha(b"a"), 1), begin(&mut e, B, &sha(b"b"), 1));
-    e.page_request(A, &on("write", &one), Some(6), 1).unwrap();
-    e.feed(A, &one, &[0; 6], 1).unwrap();
-    let err = e.page_request(B, &on("write", &two), Some(6), 1).unwrap_err();
-    assert_eq!(err.dom_name(), "QuotaExceededError");
-    assert!(e.has_session(&one), "the first write goes on");
-}
-
-#[test]
-fn eviction_takes_least_recently_used_files_not_in_use() {
-    let mut e = engine();
-    set_budget(&mut e, 12);
-    let (old, newer, incoming) = ([1u8; 4], [2u8; 4], [3u8; 8]);
-    store_at(&mut e, 0, A, &old, &sha(&old), "null").unwrap();
-    store_at(&mut e, 1_000, A, &newer, &sha(&newer), "null").unwrap();
-    // At t = IN_USE_MS + 500 only `old` is out of use; evicting it makes room.
-    let now = IN_USE_MS + 500;
-    let (placement, _) = store_at(&mut e, now, B, &incoming, &sha(&incoming), "null").unwrap();
-    assert_eq!(placement.evict, vec![ContentHash::from_hex(&sha(&old)).unwrap()]);
-    assert!(open(&mut e, A, &sha(&old)).is_err());
-    assert!(open(&mut e, A, &sha(&newer)).is_ok());
-}
-
-#[test]
-fn storage_full_of_files_in_use_refuses_and_keeps_them_all() {
-    let mut e = engine();
-    set_budget(&mut e, 10);
-    let (a, b) = ([1u8; 6], [2u8; 6]);
-    store_at(&mut e, 0, A, &a, &sha(&a), "null").unwrap();
-    let err = store_at(&mut e, 10, A, &b, &sha(&b), "null").unwrap_err();
-    assert_eq!(err.dom_name(), "QuotaExceededError");
-    assert!(open(&mut e, A, &sha(&a)).is_ok(), "the existing file is untouched");
-    assert_eq!(e.open_sessions(), 0);
-}
-
-#[test]
-fn rewriting_stored_bytes_costs_no_budget() {
-    let mut e = engine();
-    set_budget(&mut e, 6);
-    let a = [1u8; 6];
-    store_at(&mut e, 0, A, &a, &sha(&a), "null").unwrap();
-    let (placement, _) = store_at(&mut e, 1, B, &a, &sha(&a), r#""*""#).unwrap();
-    assert!(placement.already_stored);
-}
-
-#[test]
-fn admin_summary_delete_and_clear() {
-    let mut e = engine();
-    let (x, y, z) = (sha(b"x"), sha(b"y"), sha(b"z"));
-    store(&mut e, A, b"x", &x, "null").unwrap();
-    store(&mut e, SUB_A, b"y", &y, r#""*""#).unwrap();
-    store(&mut e, A, b"z", &z, r#""*""#).unwrap();
-    let read = format!(r#"{{"op":"read","hash":{}}}"#, hash_arg(&z));
-    e.page_request(B, &read, None, 20).unwrap();
-
-    let Step::Reply { value } = admin(&mut e, r#"{"op":"summary"}"#) else { panic!() };
-    assert_eq!(value["entries"].as_array().unwrap().len(), 3);
-    assert_eq!(value["totals"]["savedBytes"], 1);
-    assert_eq!(value["storedBytes"], 3);
-
-    let Step::Reply { value } = admin(&mut e, r#"{"op":"summary","origin":"https://sub.a.test:8443"}"#) else {
-        panic!()
+fn quota_outcomes_ignore_other_origins_and_name_no_budget() {
+    let threshold = |others_in_flight: usize| {
+        let mut host = MemoryHost::new();
+        set_budget(&mut host, 1000);
+        let session_b = begin(&mut host, B, 2, &sha(b"b"));
+        if others_in_flight > 0 {
+            let reply = on(&mut host, B, 2, json!({"op": "write", "session": session_b}), Some(Payload::Bytes(vec![1; others_in_flight])));
+            assert!(reply.ok());
+        }
+        let session = begin(&mut host, A, 1, &sha(b"a"));
+        let mut written = 0;
+        loop {
+            let reply = on(&mut host, A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(vec![0; 10])));
+            if !reply.ok() {
+                assert_eq!(reply.error_name().as_deref(), Some("QuotaExceededError"));
+                let message = reply.error_message().unwrap();
+                assert!(!message.chars().any(|c| c.is_ascii_digit()), "{message}");
+                return written;
+            }
+            written += 10;
+        }
     };
-    assert_eq!(value["site"]["site"], "https://a.test");
-    assert_eq!(value["site"]["touching"].as_array().unwrap().len(), 3);
-    assert_eq!(value["site"]["only"].as_array().unwrap().len(), 2);
-
-    // Files used only by a.test's site: x and y (z was read by b.test).
-    let Step::DeleteFiles { hashes, .. } = admin(&mut e, r#"{"op":"delete-site","origin":"https://a.test"}"#) else {
-        panic!()
-    };
-    let mut want = vec![ContentHash::from_hex(&x).unwrap(), ContentHash::from_hex(&y).unwrap()];
-    want.sort();
-    assert_eq!(hashes, want);
-    assert!(open(&mut e, A, &x).is_err());
-    assert!(open(&mut e, A, &z).is_ok());
-
-    let Step::DeleteFiles { hashes, .. } = admin(&mut e, &format!(r#"{{"op":"delete","hash":"{z}"}}"#)) else {
-        panic!()
-    };
-    assert_eq!(hashes.len(), 1);
-    assert!(open(&mut e, B, &z).is_err());
-    let Step::DeleteFiles { hashes, .. } = admin(&mut e, r#"{"op":"clear"}"#) else { panic!() };
-    assert!(hashes.is_empty());
-    assert!(e.admin_request(r#"{"op":"delete-site","origin":"null"}"#).is_err());
+    let alone = threshold(0);
+    assert_eq!(alone, 510, "the limit is the budget rounded down to a power of two");
+    assert_eq!(threshold(300), alone);
+    assert_eq!(threshold(500), alone);
 }
 
 #[test]
-fn strict_privacy_setting_takes_effect_at_once_and_persists() {
-    let listed = sha(b"runtime");
-    let phl = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{listed}\n// ===END SHA-256===\n"));
-    let mut e = Engine::new(SiteRules::parse("test\n"), phl, "i");
-    let rare = sha(b"rare");
-    store(&mut e, A, b"runtime", &listed, r#""*""#).unwrap();
-    store(&mut e, A, b"rare", &rare, r#""*""#).unwrap();
-    admin(&mut e, r#"{"op":"settings","settings":{"strictGlobal":true}}"#);
-    assert!(open(&mut e, B, &listed).is_ok());
-    assert_eq!(open(&mut e, B, &rare).unwrap_err(), CosError::NotFound);
-    assert!(open(&mut e, SUB_A, &rare).is_ok(), "same-site is unaffected");
-    let drained = e.drain_changes();
-    assert!(drained.settings.unwrap().strict_global);
-    assert!(drained.index.totals.is_some(), "the miss was counted");
+fn each_storer_is_charged_the_full_size() {
+    let mut host = MemoryHost::new();
+    set_budget(&mut host, 1024);
+    let big = vec![9u8; 600];
+    assert!(host.store(A, &big, json!("*")).ok());
+    // b.test storing the same bytes pays for them too, whether or not they existed.
+    assert!(host.store(B, &big, json!("*")).ok());
+    let second = vec![8u8; 600];
+    assert_eq!(host.store(B, &second, json!("*")).error_name().as_deref(), Some("QuotaExceededError"));
+}
+
+/// Leak 6: truncate counts against the quota, and the store never hashes
+/// much more than the page actually sent.
+#[test]
+fn truncate_is_bounded_by_the_quota_and_by_what_was_sent() {
+    let mut host = MemoryHost::new();
+    set_budget(&mut host, 1 << 40);
+    let session = begin(&mut host, A, 1, &sha(b"x"));
+    let huge = on(&mut host, A, 1, json!({"op": "truncate", "session": session, "size": 1u64 << 41}), None);
+    assert_eq!(huge.error_name().as_deref(), Some("QuotaExceededError"));
+    assert_eq!(host.temp_count(), 0, "the failed session is gone with its file");
+
+    let session = begin(&mut host, A, 1, &sha(b"x"));
+    let sparse = crate::session::MAX_UNWRITTEN + 1024;
+    assert!(on(&mut host, A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(b"x".to_vec()))).ok());
+    assert!(on(&mut host, A, 1, json!({"op": "truncate", "session": session, "size": sparse}), None).ok());
+    let close = on(&mut host, A, 1, json!({"op": "close", "session": session}), None);
+    assert_eq!(close.error_name().as_deref(), Some("DataError"));
+    assert_eq!(close.json()["error"]["code"], "unwritten");
+    assert_eq!(host.temp_count(), 0);
+}
+
+/// Leak 6: a frame that goes away stops its session's work at once.
+#[test]
+fn releasing_a_channel_cancels_its_sessions_even_mid_hash() {
+    let mut host = MemoryHost::new();
+    let data = vec![5u8; 3000];
+    let session = begin(&mut host, A, 7, &sha(&data));
+    // A Blob write: verification hashes the file at close.
+    assert!(on(&mut host, A, 7, json!({"op": "write", "session": session}), Some(Payload::Blob(data))).ok());
+    let close = host.spawn(A, 7, json!({"op": "close", "session": session}), None);
+    while !matches!(host.current(close), Some(Step::HashTemp { .. })) {
+        host.step(close);
+    }
+    let cleanups = host.release(7);
+    assert_eq!(cleanups.len(), 1);
+    assert_eq!(host.finish(close).json()["error"]["name"], "UnknownError", "the hash pass stops");
+    host.finish_all();
+    assert_eq!(host.temp_count(), 0);
+    assert_eq!(host.engine.open_sessions(), 0);
+    assert!(host.blobs.is_empty());
+}
+
+#[test]
+fn a_commit_under_way_survives_its_frame() {
+    let mut host = MemoryHost::new();
+    let data = b"almost stored".to_vec();
+    let session = begin(&mut host, A, 3, &sha(&data));
+    assert!(on(&mut host, A, 3, json!({"op": "write", "session": session}), Some(Payload::Bytes(data.clone()))).ok());
+    let close = host.spawn(A, 3, json!({"op": "close", "session": session}), None);
+    while !matches!(host.current(close), Some(Step::PlaceBlob { .. })) {
+        host.step(close);
+    }
+    assert!(host.release(3).is_empty());
+    assert!(host.finish(close).ok());
+    assert_eq!(host.read(A, &sha(&data)).unwrap(), data);
+}
+
+/// Leak 11: a Blob's bytes are verified as they are on disk.
+#[test]
+fn blob_writes_verify_the_bytes_on_disk() {
+    let mut host = MemoryHost::new();
+    let data = b"the page's own file".to_vec();
+    let ok = host.store_as(A, &data, &sha(&data), json!("*"), true);
+    assert!(ok.ok());
+    assert_eq!(host.read(B, &sha(&data)).unwrap(), data);
+
+    // The bytes the browser copied differ from the ones the page declared
+    // (the page changed its file between two reads): nothing is stored.
+    let other = b"what the page declared".to_vec();
+    let session = begin(&mut host, A, 1, &sha(&other));
+    assert!(on(&mut host, A, 1, json!({"op": "write", "session": session}), Some(Payload::Blob(data.clone()))).ok());
+    let close = on(&mut host, A, 1, json!({"op": "close", "session": session}), None);
+    assert_eq!(close.error_name().as_deref(), Some("DataError"));
+}
+
+/// Leak 10: only a missing file or a wrong size drops an entry, and only
+/// after a second look under the store lock.
+#[test]
+fn a_transient_read_failure_keeps_the_file() {
+    let mut host = MemoryHost::new();
+    let data = b"keep me".to_vec();
+    host.store(A, &data, Value::Null);
+    host.fail_next.push(("read-blob", "NotReadableError"));
+    assert_eq!(host.read(A, &sha(&data)), Err("NotFoundError".into()));
+    assert_eq!(host.read(A, &sha(&data)).unwrap(), data, "still there");
+
+    // Gone from disk: the entry goes, and the answer is a plain miss.
+    host.blobs.clear();
+    assert_eq!(host.read(A, &sha(&data)), Err("NotFoundError".into()));
+    assert!(host.engine.index().get(&crate::hash::ContentHash::from_hex(&sha(&data)).unwrap()).is_none());
+    assert!(!host.persisted.contains_key(&format!("entry:{}", sha(&data))));
+}
+
+#[test]
+fn a_wrong_sized_file_is_never_served() {
+    let mut host = MemoryHost::new();
+    let data = b"twelve bytes".to_vec();
+    host.store(A, &data, Value::Null);
+    host.blobs.insert(sha(&data), b"short".to_vec());
+    assert_eq!(host.read(A, &sha(&data)), Err("NotFoundError".into()));
+    assert!(host.blobs.is_empty());
+}
+
+#[test]
+fn io_failures_are_the_extensions_not_the_pages() {
+    let mut host = MemoryHost::new();
+    host.fail_next.push(("write-temp", "NotReadableError"));
+    let reply = host.store(A, b"bytes", Value::Null);
+    assert_eq!(reply.error_name().as_deref(), Some("UnknownError"));
+    assert_eq!(host.temp_count(), 0);
+    host.fail_next.push(("place-blob", "QuotaExceededError"));
+    let reply = host.store(A, b"bytes", Value::Null);
+    assert_eq!(reply.error_name().as_deref(), Some("QuotaExceededError"));
+    assert!(host.blobs.is_empty() && host.persisted.keys().all(|k| !k.starts_with("entry:")));
+}
+
+#[test]
+fn requests_of_one_session_run_in_arrival_order() {
+    let mut host = MemoryHost::new();
+    let data = b"abcdef".to_vec();
+    let session = begin(&mut host, A, 1, &sha(&data));
+    let first = host.spawn(A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(b"abc".to_vec())));
+    host.step(first); // holds the session lock
+    let second = host.spawn(A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(b"def".to_vec())));
+    assert!(!host.step(second), "waits for the first");
+    assert!(host.finish(first).ok());
+    assert!(host.finish(second).ok());
+    assert!(on(&mut host, A, 1, json!({"op": "close", "session": session}), None).ok());
+    assert_eq!(host.read(A, &sha(&data)).unwrap(), data);
+}
+
+#[test]
+fn seek_overwrite_and_truncate_are_verified_as_the_final_file() {
+    let mut host = MemoryHost::new();
+    let data = b"hallo".to_vec();
+    let session = begin(&mut host, A, 1, &sha(&data));
+    let write = |at: Option<u64>| json!({"op": "write", "session": session, "position": at});
+    assert!(on(&mut host, A, 1, write(None), Some(Payload::Bytes(b"hello!!".to_vec()))).ok());
+    assert!(on(&mut host, A, 1, json!({"op": "truncate", "session": session, "size": 5}), None).ok());
+    assert!(on(&mut host, A, 1, write(Some(1)), Some(Payload::Bytes(b"a".to_vec()))).ok());
+    assert!(on(&mut host, A, 1, json!({"op": "close", "session": session}), None).ok());
+    assert_eq!(host.read(A, &sha(&data)).unwrap(), data);
+}
+
+#[test]
+fn storing_again_costs_nothing_on_disk() {
+    let mut host = MemoryHost::new();
+    let data = b"twice".to_vec();
+    assert!(host.store(A, &data, Value::Null).ok());
+    assert!(host.store(B, &data, json!("*")).ok());
+    assert_eq!(host.blobs.len(), 1);
+    assert_eq!(host.temp_count(), 0);
+    assert_eq!(host.read(C, &sha(&data)).unwrap(), data, "widened by the second writer");
+}
+
+#[test]
+fn eviction_keeps_the_store_in_budget_and_never_fails_a_write() {
+    let mut host = MemoryHost::new();
+    set_budget(&mut host, 2048);
+    let old = vec![1u8; 900];
+    assert!(host.store(A, &old, Value::Null).ok());
+    // In use (just written): not evicted; the store goes over budget for a while.
+    let new = vec![2u8; 900];
+    assert!(host.store(B, &new, Value::Null).ok());
+    let third = vec![3u8; 900];
+    assert!(host.store(C, &third, Value::Null).ok());
+    assert_eq!(host.blobs.len(), 3);
+}
+
+/// Persist-before-delete and acknowledge-when-durable, checked by crashing
+/// the host after every step of a write, of a deletion and of an eviction.
+#[test]
+fn a_crash_between_any_two_steps_leaves_a_consistent_store() {
+    let data = b"crash test".to_vec();
+    let mut steps = 0;
+    loop {
+        let mut host = MemoryHost::new();
+        assert!(host.store(A, b"kept", Value::Null).ok());
+        let session = begin(&mut host, A, 1, &sha(&data));
+        let write = host.spawn(A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(data.clone())));
+        host.finish(write);
+        let close = host.spawn(A, 1, json!({"op": "close", "session": session}), None);
+        let mut taken = 0;
+        while taken < steps && host.current(close).is_some() {
+            host.step(close);
+            taken += 1;
+        }
+        let acknowledged = host.current(close).is_none() && host.finish(close).ok();
+        host.restart();
+        assert_consistent(&host);
+        assert_eq!(host.read(A, &sha(b"kept")).unwrap(), b"kept");
+        let stored = host.read(A, &sha(&data));
+        if acknowledged {
+            assert_eq!(stored.unwrap(), data, "acknowledged means durable");
+            break;
+        }
+        assert!(stored.is_err() || stored == Ok(data.clone()));
+        steps += 1;
+    }
+    assert!(steps >= 4, "the commit took {steps} steps");
+}
+
+fn assert_consistent(host: &MemoryHost) {
+    assert_eq!(host.temp_count(), 0);
+    let entries: Vec<&String> = host.persisted.keys().filter(|k| k.starts_with("entry:")).collect();
+    assert_eq!(entries.len(), host.blobs.len(), "{entries:?} vs {:?}", host.blobs.keys());
+    for (name, bytes) in &host.blobs {
+        assert_eq!(&sha(bytes), name, "a stored file is what its name says");
+        let entry = &host.persisted[&format!("entry:{name}")];
+        assert_eq!(entry["size"], bytes.len());
+    }
+}
+
+#[test]
+fn user_deletions_persist_before_deleting() {
+    let mut host = MemoryHost::new();
+    let data = b"delete me".to_vec();
+    host.store(A, &data, Value::Null);
+    host.fail_next.push(("delete-blobs", "NotReadableError"));
+    let reply = host.admin(json!({"op": "delete", "hash": sha(&data)}));
+    assert!(!reply.ok());
+    // The index forgot it first; the orphaned file goes at the next start.
+    assert!(host.persisted.keys().all(|k| !k.starts_with("entry:")));
+    host.restart();
+    assert!(host.blobs.is_empty());
+}
+
+#[test]
+fn a_malformed_record_never_bricks_the_store() {
+    let mut host = MemoryHost::new();
+    host.store(A, b"survivor", Value::Null);
+    host.persisted.insert("settings".into(), json!({"budgetBytes": "lots"}));
+    host.persisted.insert("totals".into(), json!([1, 2, 3]));
+    host.persisted.insert(format!("entry:{}", "f".repeat(64)), json!({"hash": 5}));
+    host.restart();
+    assert_eq!(host.read(A, &sha(b"survivor")).unwrap(), b"survivor");
+    assert!(host.store(A, b"still writable", Value::Null).ok());
+}
+
+#[test]
+fn idle_sessions_expire_but_not_while_a_request_works_on_them() {
+    let mut host = MemoryHost::new();
+    let session = begin(&mut host, A, 1, &sha(b"x"));
+    let write = host.spawn(A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(b"x".to_vec())));
+    host.step(write); // the write is under way
+    assert!(matches!(host.current(write), Some(Step::WriteTemp { .. })));
+    assert!(host.engine.expire_idle(u64::MAX).is_empty(), "busy");
+    host.finish(write);
+    let cleanups = host.engine.expire_idle(u64::MAX);
+    assert_eq!(cleanups.len(), 1);
+}
+
+#[test]
+fn feeding_is_only_for_the_step_that_streams() {
+    let mut host = MemoryHost::new();
+    let session = begin(&mut host, A, 1, &sha(b"abc"));
+    let write = host.spawn(A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(b"abc".to_vec())));
+    let id = write;
+    assert!(host.engine.feed(id, b"abc").is_err(), "still waiting for the session lock");
+    host.step(write);
+    assert!(matches!(host.current(write), Some(Step::WriteTemp { .. })));
+    assert!(host.engine.feed(id, b"abcd").is_err(), "more than planned");
+    assert!(host.finish(write).ok(), "a refused feed changes nothing");
+}
+
+#[test]
+fn admin_summary_and_settings() {
+    let mut host = MemoryHost::new();
+    host.store(A, b"one", json!("*"));
+    let summary = host.admin(json!({"op": "summary", "origin": B})).json();
+    assert_eq!(summary["value"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["value"]["site"]["site"], "https://b.test");
+    set_budget(&mut host, 5000);
+    assert_eq!(host.persisted["settings"]["budgetBytes"], 5000);
+    assert_eq!(host.admin(json!({"op": "summary"})).json()["value"]["originLimitBytes"], 4096);
 }

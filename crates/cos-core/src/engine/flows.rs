@@ -1,0 +1,415 @@
+//! Every request as a sequence of steps. The orders here are the store's
+//! durability rules, in one place:
+//!
+//! - a file becomes visible only after its bytes, as they are on disk, hashed
+//!   to the declared hash, and only once its index entry is durable;
+//! - the index forgets a file (persisted) before the file is deleted, so a
+//!   crash in between leaves bytes without an entry (removed at the next
+//!   start), never an entry without bytes;
+//! - a page's request is answered only after what it changed is durable.
+
+use super::step::{Caller, Data, Lock, Reply, Step, Value};
+use super::task::{Action, Io, Task, Then};
+use super::{Engine, Open, Stage, MAX_SESSIONS_PER_ORIGIN};
+use crate::error::{CosError, Result};
+use crate::hash::ContentHash;
+use crate::ids::SessionId;
+use crate::index::Write;
+use crate::message::{AdminRequest, PageRequest};
+use crate::origin::Origin;
+use crate::session::{CloseStep, WriteSession};
+use crate::visibility::Visibility;
+use std::collections::BTreeSet;
+
+use Action::{Io as Do, Then as Decide};
+
+/// Which files an admin deletion covers, decided under the store lock.
+pub(crate) enum Deletion {
+    One(ContentHash),
+    Site(Origin),
+    All,
+}
+
+impl Engine {
+    /// Start-up: no write survives a restart, and a crash (or a damaged disk)
+    /// can leave bytes without an entry, an entry without bytes, or a file of
+    /// the wrong size. Run before anything else is answered.
+    pub fn start_up(&mut self, now_ms: u64) -> Step {
+        let task = Task::new(None, None).then([
+            Do(Io::Acquire(Lock::Store)),
+            Do(Io::ClearTemps),
+            Do(Io::ListBlobs),
+            Decide(Then::Reconcile),
+        ]);
+        self.launch(task, now_ms)
+    }
+
+    /// One page request; `caller` is what the browser says about the sender,
+    /// `data` what travelled beside the request.
+    pub fn page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>, now_ms: u64) -> Step {
+        match self.plan_page(caller, request, data) {
+            Ok(task) => self.launch(task, now_ms),
+            Err(error) => self.refuse(&error),
+        }
+    }
+
+    /// One request from the extension's own pages (the user).
+    pub fn admin(&mut self, request: serde_json::Value, now_ms: u64) -> Step {
+        match self.plan_admin(request) {
+            Ok(task) => self.launch(task, now_ms),
+            Err(error) => self.refuse(&error),
+        }
+    }
+
+    fn plan_page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>) -> Result<Task> {
+        let origin = Origin::parse_caller(&caller.origin)?;
+        let request = PageRequest::decode(request)?;
+        let mut task = Task::new(Some(origin.clone()), Some(caller.channel));
+        match request {
+            PageRequest::Open { hash, create, origins } => {
+                let hash = hash.parse()?;
+                Visibility::from_arg(origins.as_ref())?;
+                // A create handle touches no stored state.
+                let size = match create {
+                    true => None,
+                    false => Some(self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size),
+                };
+                task.reply = Some(Reply::ok(Value::Handle { hash, size }));
+            }
+            PageRequest::Read { hash } => {
+                let hash = hash.parse()?;
+                let size = self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size;
+                task = task.then([Do(Io::ReadBlob(hash.clone())), Decide(Then::CheckRead { hash, size, locked: false })]);
+            }
+            PageRequest::WriteBegin { hash, origins } => {
+                let hash = hash.parse()?;
+                let visibility = Visibility::from_arg(origins.as_ref())?;
+                let open = self.sessions.values().filter(|o| o.session.origin == origin).count();
+                if open >= MAX_SESSIONS_PER_ORIGIN {
+                    return Err(CosError::InvalidState(format!(
+                        "this origin already has {MAX_SESSIONS_PER_ORIGIN} open writables"
+                    )));
+                }
+                let session = self.random.session_id();
+                let writer = WriteSession::new(origin, hash, visibility);
+                self.sessions.insert(session.clone(), Open::new(writer, caller.channel));
+                task.session = Some(session.clone());
+                task = task.then([
+                    Do(Io::Acquire(Lock::Session(session.clone()))),
+                    Do(Io::OpenTemp(session)),
+                    Decide(Then::Begun),
+                ]);
+            }
+            PageRequest::Write { session, position } => {
+                let data = data.ok_or_else(|| CosError::InvalidMessage("write carries no data".into()))?;
+                let session = self.owned(&task, session)?;
+                task = task.then(session_step(&session, Then::Write { session: session.clone(), position, data }));
+            }
+            PageRequest::Seek { session, position } => {
+                let session = self.owned(&task, session)?;
+                task = task.then(session_step(&session, Then::Seek { session: session.clone(), position }));
+            }
+            PageRequest::Truncate { session, size } => {
+                let session = self.owned(&task, session)?;
+                task = task.then(session_step(&session, Then::Truncate { session: session.clone(), size }));
+            }
+            PageRequest::Close { session } => {
+                let session = self.owned(&task, session)?;
+                task = task.then(session_step(&session, Then::Close { session: session.clone() }));
+            }
+            PageRequest::Abort { session } => {
+                let session = self.owned(&task, session)?;
+                task = task.then(session_step(&session, Then::Abort { session: session.clone() }));
+            }
+        }
+        Ok(task)
+    }
+
+    fn plan_admin(&mut self, request: serde_json::Value) -> Result<Task> {
+        let task = Task::new(None, None);
+        let deletion = match AdminRequest::decode(request)? {
+            AdminRequest::Summary { origin } => {
+                let origin = origin.map(|o| Origin::parse_listed(0, &o)).transpose()?;
+                let mut task = task;
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(origin.as_ref()))));
+                return Ok(task);
+            }
+            AdminRequest::Settings { settings } => {
+                self.settings = settings;
+                self.settings_changed = true;
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::Delete { hash } => Deletion::One(hash),
+            AdminRequest::DeleteSite { origin } => Deletion::Site(Origin::parse_listed(0, &origin)?),
+            AdminRequest::Clear {} => Deletion::All,
+        };
+        Ok(task.then([Do(Io::Acquire(Lock::Store)), Decide(Then::Delete(deletion))]))
+    }
+
+    /// The session a page names, if it is that page's (same origin, same
+    /// channel). Anyone else's session is reported exactly like a missing one.
+    fn owned(&self, task: &Task, session: String) -> Result<SessionId> {
+        let id = SessionId::from_page(session);
+        match self.sessions.get(&id) {
+            Some(open) if Some(&open.session.origin) == task.origin.as_ref() && Some(open.channel) == task.channel => {
+                Ok(id)
+            }
+            _ => Err(CosError::UnknownSession),
+        }
+    }
+
+    /// Takes the session for the task that now holds its lock: it may have
+    /// ended while the task waited. From here on a failure ends it.
+    fn claim(&mut self, id: super::step::TaskId, session: &SessionId, now_ms: u64) -> Result<&mut Open> {
+        let task = self.tasks.get_mut(&id).ok_or_else(|| CosError::Internal("no task".into()))?;
+        let open = self.sessions.get_mut(session).ok_or(CosError::UnknownSession)?;
+        task.session = Some(session.clone());
+        open.busy = true;
+        open.last_active_ms = now_ms;
+        Ok(open)
+    }
+
+    /// Makes one decision of task `id`.
+    pub(crate) fn decide(&mut self, id: super::step::TaskId, then: Then, now_ms: u64) -> Result<()> {
+        match then {
+            Then::Begun => {
+                let session = self.task(id)?.session.clone().ok_or(CosError::UnknownSession)?;
+                self.claim(id, &session, now_ms)?;
+                self.reply(id, Value::Writable { session })
+            }
+            Then::Write { session, position, data } => {
+                let (len, feed) = (data.len(), matches!(data, Data::Bytes { .. }));
+                let open = self.writing(id, &session, now_ms)?;
+                let (_, size) = open.session.span_of_write(position, len)?;
+                let growth = size - open.session.size();
+                self.check_quota(&session, growth)?;
+                let at = self.writing(id, &session, now_ms)?.session.plan_write(position, len, feed)?;
+                self.task_mut(id)?.next([Do(Io::WriteTemp { session, at, len, feed }), Decide(Then::Written)]);
+                Ok(())
+            }
+            Then::Written => {
+                let session = self.task(id)?.session.clone().ok_or(CosError::UnknownSession)?;
+                let open = self.sessions.get(&session).ok_or(CosError::UnknownSession)?;
+                if open.session.missing_bytes() > 0 {
+                    return Err(CosError::InvalidState("the write's bytes did not all arrive".into()));
+                }
+                self.reply(id, Value::Empty {})
+            }
+            Then::Seek { session, position } => {
+                self.writing(id, &session, now_ms)?.session.seek(position)?;
+                self.reply(id, Value::Empty {})
+            }
+            Then::Truncate { session, size } => {
+                let growth = size.saturating_sub(self.writing(id, &session, now_ms)?.session.size());
+                self.check_quota(&session, growth)?;
+                self.writing(id, &session, now_ms)?.session.truncate(size)?;
+                self.task_mut(id)?.next([Do(Io::TruncateTemp { session, size })]);
+                self.reply(id, Value::Empty {})
+            }
+            Then::Close { session } => self.close(id, session, now_ms),
+            Then::Place { session } => self.place(id, session, now_ms),
+            Then::Commit { session } => {
+                let open = self.sessions.remove(&session).ok_or(CosError::UnknownSession)?;
+                let s = open.session;
+                let write = Write { hash: &s.hash, size: s.size(), storer: &s.origin, visibility: &s.visibility, kind: s.kind() };
+                self.index.record_write(write, now_ms);
+                let task = self.task_mut(id)?;
+                task.session = None;
+                task.next([Do(Io::Persist)]);
+                self.reply(id, Value::Committed { hash: s.hash.clone(), size: s.size(), warnings: Vec::new() })
+            }
+            Then::Abort { session } => {
+                self.claim(id, &session, now_ms)?;
+                self.sessions.remove(&session);
+                let task = self.task_mut(id)?;
+                task.session = None;
+                task.next([Do(Io::DiscardTemp(session))]);
+                self.reply(id, Value::Empty {})
+            }
+            Then::CheckRead { hash, size, locked } => self.check_read(id, hash, size, locked, now_ms),
+            Then::Reconcile => {
+                let super::step::Outcome::Listed { files } = self.task(id)?.last.clone() else {
+                    return Err(CosError::Io);
+                };
+                let reconciled = self.reconcile(&files);
+                self.task_mut(id)?.next([Do(Io::Persist), Do(Io::DeleteBlobs(reconciled.delete_files))]);
+                Ok(())
+            }
+            Then::Delete(deletion) => {
+                let hashes: Vec<ContentHash> = match deletion {
+                    Deletion::One(hash) => self.index.get(&hash).map(|e| e.hash.clone()).into_iter().collect(),
+                    Deletion::Site(origin) => self
+                        .index
+                        .entries()
+                        .filter(|e| e.used_only_by_site_of(&origin, &self.sites))
+                        .map(|e| e.hash.clone())
+                        .collect(),
+                    Deletion::All => self.index.hashes().cloned().collect(),
+                };
+                for hash in &hashes {
+                    self.index.remove(hash);
+                }
+                let names = hashes.iter().map(ContentHash::to_string).collect();
+                self.task_mut(id)?.next([Do(Io::Persist), Do(Io::DeleteBlobs(names))]);
+                self.reply(id, Value::Admin(serde_json::json!({ "deleted": hashes.len() })))
+            }
+        }
+    }
+
+    /// `close()`: verify, then place the file under the store lock.
+    fn close(&mut self, id: super::step::TaskId, session: SessionId, now_ms: u64) -> Result<()> {
+        let open = self.claim(id, &session, now_ms)?;
+        let next = match (open.stage, open.session.close()?) {
+            (Stage::Writing, CloseStep::FullHash { size }) => {
+                open.stage = Stage::Hashing;
+                vec![
+                    Do(Io::CloseTemp(session.clone())),
+                    Do(Io::HashTemp { session: session.clone(), size }),
+                    Decide(Then::Close { session }),
+                ]
+            }
+            (Stage::Writing, CloseStep::Verified { .. }) => {
+                open.stage = Stage::Committing;
+                vec![Do(Io::CloseTemp(session.clone())), Do(Io::Acquire(Lock::Store)), Decide(Then::Place { session })]
+            }
+            (Stage::Hashing, CloseStep::Verified { .. }) => {
+                open.stage = Stage::Committing;
+                vec![Do(Io::Acquire(Lock::Store)), Decide(Then::Place { session })]
+            }
+            _ => return Err(CosError::InvalidState("the writable is already closing".into())),
+        };
+        self.task_mut(id)?.next(next);
+        Ok(())
+    }
+
+    /// Holding the store lock: makes room if needed, then puts the verified
+    /// file in place (or drops it: the same bytes are stored already).
+    fn place(&mut self, id: super::step::TaskId, session: SessionId, now_ms: u64) -> Result<()> {
+        let open = self.sessions.get(&session).ok_or(CosError::UnknownSession)?;
+        let (hash, size, origin) = (open.session.hash.clone(), open.session.size(), open.session.origin.clone());
+        self.check_commit_quota(&session, &origin, &hash, size)?;
+        let next = if self.index.get(&hash).is_some() {
+            vec![Do(Io::DiscardTemp(session.clone())), Decide(Then::Commit { session })]
+        } else {
+            let evicted = self.evict_for(size, now_ms);
+            for hash in &evicted {
+                self.index.remove(hash);
+            }
+            vec![
+                Do(Io::Persist),
+                Do(Io::DeleteBlobs(evicted.iter().map(ContentHash::to_string).collect())),
+                Do(Io::PlaceBlob { session: session.clone(), hash }),
+                Decide(Then::Commit { session }),
+            ]
+        };
+        self.task_mut(id)?.next(next);
+        Ok(())
+    }
+
+    /// After `ReadBlob`: serve the file only if it is there with the entry's
+    /// size. A missing or wrong-sized file is checked once more under the
+    /// store lock (a deletion or repair may have been under way) before the
+    /// entry is dropped; any other failure is transient and drops nothing.
+    fn check_read(&mut self, id: super::step::TaskId, hash: ContentHash, size: u64, locked: bool, now_ms: u64) -> Result<()> {
+        let origin = self.task(id)?.origin.clone().ok_or_else(|| CosError::Internal("a read without a caller".into()))?;
+        match self.task(id)?.last.clone() {
+            super::step::Outcome::Found { size: found } if found == size => {
+                // Still there and still for this caller (under the lock it may have been replaced).
+                let size = self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size;
+                self.index.record_read(&hash, &origin, now_ms);
+                self.task_mut(id)?.next([Do(Io::Persist)]);
+                self.reply(id, Value::Handle { hash, size: Some(size) })
+            }
+            super::step::Outcome::Failed { .. } => self.refuse_with(id, &CosError::NotFound),
+            _ if !locked => {
+                self.task_mut(id)?.next([
+                    Do(Io::Acquire(Lock::Store)),
+                    Do(Io::ReadBlob(hash.clone())),
+                    Decide(Then::CheckRead { hash, size, locked: true }),
+                ]);
+                Ok(())
+            }
+            _ => {
+                if self.index.get(&hash).is_some_and(|e| e.size == size) {
+                    self.index.remove(&hash);
+                    self.task_mut(id)?.next([Do(Io::Persist), Do(Io::DeleteBlobs(vec![hash.to_string()]))]);
+                }
+                self.refuse_with(id, &CosError::NotFound)
+            }
+        }
+    }
+
+    /// The open session of this task's caller, still being written.
+    fn writing(&mut self, id: super::step::TaskId, session: &SessionId, now_ms: u64) -> Result<&mut Open> {
+        let open = self.claim(id, session, now_ms)?;
+        match open.stage {
+            Stage::Writing => Ok(open),
+            _ => Err(CosError::InvalidState("the writable is closing".into())),
+        }
+    }
+
+    fn task(&self, id: super::step::TaskId) -> Result<&Task> {
+        self.tasks.get(&id).ok_or_else(|| CosError::Internal("no task".into()))
+    }
+
+    fn task_mut(&mut self, id: super::step::TaskId) -> Result<&mut Task> {
+        self.tasks.get_mut(&id).ok_or_else(|| CosError::Internal("no task".into()))
+    }
+
+    fn reply(&mut self, id: super::step::TaskId, value: Value) -> Result<()> {
+        self.task_mut(id)?.reply = Some(Reply::ok(value));
+        Ok(())
+    }
+
+    /// Answers with `error` but, unlike a failure, still runs what is queued.
+    fn refuse_with(&mut self, id: super::step::TaskId, error: &CosError) -> Result<()> {
+        self.task_mut(id)?.reply = Some(Reply::err(error));
+        Ok(())
+    }
+
+    /// Ends the write sessions opened through `channel` (its frame navigated
+    /// or closed) and any work they have under way, except a commit already
+    /// placing its file. Returns the first step of each clean-up task.
+    pub fn release(&mut self, channel: super::step::ChannelId, now_ms: u64) -> Vec<Step> {
+        let ended: BTreeSet<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, o)| o.channel == channel && o.stage != Stage::Committing)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.clean_up(ended, now_ms)
+    }
+
+    /// Ends sessions that nobody used for `SESSION_IDLE_MS` and that no
+    /// request is working on.
+    pub fn expire_idle(&mut self, now_ms: u64) -> Vec<Step> {
+        let ended: BTreeSet<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, o)| !o.busy && now_ms.saturating_sub(o.last_active_ms) > super::SESSION_IDLE_MS)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.clean_up(ended, now_ms)
+    }
+
+    /// Forgets `sessions` now (a request still working on one fails at its
+    /// next step, and bytes it feeds are refused), then deletes each one's
+    /// temporary file once its lock is free.
+    fn clean_up(&mut self, sessions: BTreeSet<SessionId>, now_ms: u64) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for id in sessions {
+            if self.sessions.remove(&id).is_some() {
+                let task = Task::new(None, None).then([Do(Io::Acquire(Lock::Session(id.clone()))), Do(Io::DiscardTemp(id))]);
+                steps.push(self.launch(task, now_ms));
+            }
+        }
+        steps
+    }
+}
+
+/// A request on an existing session: wait for its earlier requests, then decide.
+fn session_step(session: &SessionId, then: Then) -> [Action; 2] {
+    [Do(Io::Acquire(Lock::Session(session.clone()))), Decide(then)]
+}

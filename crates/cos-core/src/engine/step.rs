@@ -1,0 +1,209 @@
+//! What crosses between the engine and its host: the storage steps the
+//! engine asks for, the outcomes the host reports, and the facts the host
+//! supplies about each request (who asks, what data came with it).
+//!
+//! The host (the service worker, or `memory_host` in tests) knows how to
+//! perform each step and nothing about why or in which order: it performs the
+//! step, reports the outcome, and asks for the next, until `Done`.
+
+use crate::error::WireError;
+use crate::hash::ContentHash;
+use crate::ids::SessionId;
+use crate::index::Changes;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// One request being carried out; the host echoes it back with each outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub u32);
+
+/// The channel (one frame's port) a request came through, numbered by the
+/// host. Write sessions belong to the channel that opened them and end with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelId(pub u32);
+
+/// Who is asking, as the browser reported it to the host (never as the page says).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Caller {
+    /// The frame's serialized origin (`MessageSender.origin`).
+    pub origin: String,
+    pub channel: ChannelId,
+}
+
+/// The bytes that travelled beside a write request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Data {
+    /// A buffer the host holds privately: it writes and feeds the same bytes.
+    Bytes { len: u64 },
+    /// A Blob: the host copies it into the file without feeding; the engine
+    /// then hashes the finished file, so what is verified is what is on disk.
+    Blob { size: u64 },
+}
+
+impl Data {
+    pub fn len(self) -> u64 {
+        match self {
+            Self::Bytes { len } => len,
+            Self::Blob { size } => size,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A mutual exclusion the host provides (first come, first served). A task's
+/// locks are released when it is done.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lock {
+    /// Changes to which files are stored (commits, deletions, repairs).
+    Store,
+    /// One write session: its requests run one at a time, in arrival order.
+    Session(SessionId),
+}
+
+impl Serialize for Lock {
+    /// An opaque key for the host.
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::Store => s.serialize_str("store"),
+            Self::Session(id) => s.serialize_str(&format!("session:{id}")),
+        }
+    }
+}
+
+/// The next thing the host does for a task.
+#[derive(Debug, Serialize)]
+#[serde(tag = "do", rename_all = "kebab-case")]
+pub enum Step {
+    /// Wait for `lock`, then report `done`.
+    Acquire { task: TaskId, lock: Lock },
+    /// Create `tmp/<session>` and open it for writing.
+    OpenTemp { task: TaskId, session: SessionId },
+    /// Write the request's data at `at` (`len` bytes). With `feed`, pass the
+    /// same bytes to `Engine::feed` as they are written.
+    WriteTemp { task: TaskId, session: SessionId, at: u64, len: u64, feed: bool },
+    TruncateTemp { task: TaskId, session: SessionId, size: u64 },
+    /// Finish writing the temporary file (flush and close it).
+    CloseTemp { task: TaskId, session: SessionId },
+    /// Stream the closed temporary file's `size` bytes through `Engine::feed`.
+    HashTemp { task: TaskId, session: SessionId, size: u64 },
+    /// Abandon the temporary file, if there is one.
+    DiscardTemp { task: TaskId, session: SessionId },
+    /// Move the closed temporary file to `blobs/<hash>`.
+    PlaceBlob { task: TaskId, session: SessionId, hash: ContentHash },
+    /// Delete these files from `blobs/`; a missing one is not an error.
+    DeleteBlobs { task: TaskId, names: Vec<String> },
+    /// Make these index changes durable; report `done` only once they are.
+    Persist { task: TaskId, changes: Changes },
+    /// Open `blobs/<hash>`: report `found` with its size, or `missing`.
+    ReadBlob { task: TaskId, hash: ContentHash },
+    /// List `blobs/`: report `listed`.
+    ListBlobs { task: TaskId },
+    /// Empty `tmp/` (at start-up no write survives).
+    ClearTemps { task: TaskId },
+    /// The task is over; send `reply` to whoever asked (nobody, for the
+    /// engine's own tasks). A read's reply goes with the file `ReadBlob` opened.
+    Done { task: TaskId, reply: Option<Reply> },
+}
+
+impl Step {
+    pub fn task(&self) -> TaskId {
+        match self {
+            Self::Acquire { task, .. }
+            | Self::OpenTemp { task, .. }
+            | Self::WriteTemp { task, .. }
+            | Self::TruncateTemp { task, .. }
+            | Self::CloseTemp { task, .. }
+            | Self::HashTemp { task, .. }
+            | Self::DiscardTemp { task, .. }
+            | Self::PlaceBlob { task, .. }
+            | Self::DeleteBlobs { task, .. }
+            | Self::Persist { task, .. }
+            | Self::ReadBlob { task, .. }
+            | Self::ListBlobs { task }
+            | Self::ClearTemps { task }
+            | Self::Done { task, .. } => *task,
+        }
+    }
+}
+
+/// What the host reports after performing a step.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Outcome {
+    Done,
+    /// `ReadBlob`: the file exists with this size.
+    Found { size: u64 },
+    /// `ReadBlob`: no such file.
+    Missing,
+    /// `ListBlobs`: `(name, size)` per entry; `None` for a directory.
+    Listed { files: Vec<(String, Option<u64>)> },
+    /// The step failed; `name` is the `DOMException` name the platform gave.
+    Failed { name: String },
+}
+
+/// The answer to a request: `{ok: true, value}` or `{ok: false, error}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Ok { ok: True, value: Value },
+    Err { ok: False, error: WireError },
+}
+
+/// A serialized `true`/`false` tag, so the reply shape is checked by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct True;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct False;
+
+impl Serialize for True {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bool(true)
+    }
+}
+
+impl Serialize for False {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bool(false)
+    }
+}
+
+/// The value of a successful reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// `getFileHandle`: a handle for `hash`; `size` when it may be read now.
+    Handle {
+        hash: ContentHash,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+    /// `createWritable()`.
+    Writable { session: SessionId },
+    /// `close()`: stored and verified. `warnings` come only from the caller's
+    /// own request and context, never from the state of the entry.
+    Committed { hash: ContentHash, size: u64, warnings: Vec<String> },
+    /// Everything else a page does: nothing to say.
+    Empty {},
+    /// An answer for the extension's own pages.
+    Admin(serde_json::Value),
+}
+
+impl Reply {
+    pub fn ok(value: Value) -> Self {
+        Self::Ok { ok: True, value }
+    }
+
+    pub fn err(error: &crate::CosError) -> Self {
+        Self::Err { ok: False, error: error.to_wire() }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok { .. })
+    }
+}

@@ -1,0 +1,140 @@
+// Performs the engine's file steps on the extension's origin-private file
+// system: committed files in blobs/<sha256>, writes in progress in
+// tmp/<session>. Each step does exactly what its name says; which step comes
+// when is the engine's business.
+
+/** @typedef {import('./runner.js').Perform} Perform */
+/** @typedef {import('./runner.js').TaskContext} TaskContext */
+/** @typedef {import('../pkg/cos_wasm.js').Store} Store */
+
+/** File writes of one session that may still be in flight while later requests are handled. */
+const WRITES_AHEAD = 2;
+
+const root = () => navigator.storage.getDirectory();
+const blobsDir = async () => (await root()).getDirectoryHandle('blobs', { create: true });
+const tmpDir = async () => (await root()).getDirectoryHandle('tmp', { create: true });
+
+/**
+ * Removes an entry (a directory with its contents) if present.
+ * @param {FileSystemDirectoryHandle} dir
+ * @param {string} name
+ */
+async function removeQuietly(dir, name) {
+  try {
+    await dir.removeEntry(name, { recursive: true });
+  } catch (e) {
+    if (/** @type {Error} */ (e).name !== 'NotFoundError') throw e;
+  }
+}
+
+/**
+ * @param {Store} store
+ * @param {(changes: import('../pkg/cos_wasm.js').Changes) => Promise<void>} persist
+ * @returns {Perform}
+ */
+export function createStorage(store, persist) {
+  /**
+   * Open temporary files by session.
+   * @type {Map<string, {handle: FileSystemFileHandle, writable: FileSystemWritableFileStream | null, writes: Promise<void>[]}>}
+   */
+  const temps = new Map();
+
+  /** @param {string} session */
+  const temp = (session) => {
+    const open = temps.get(session);
+    if (!open?.writable) throw new DOMException('no open temporary file', 'InvalidStateError');
+    return /** @type {{handle: FileSystemFileHandle, writable: FileSystemWritableFileStream, writes: Promise<void>[]}} */ (open);
+  };
+
+  /** @type {Perform} */
+  return async (step, context) => {
+    switch (step.do) {
+      case 'open-temp': {
+        const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
+        temps.set(step.session, { handle, writable: await handle.createWritable(), writes: [] });
+        return;
+      }
+      case 'write-temp': {
+        const open = temp(step.session);
+        const { data } = context;
+        if (!step.feed) {
+          // A Blob: the browser copies it to the file; the engine hashes the file later.
+          await open.writable.write({ type: 'write', position: step.at, data });
+          return;
+        }
+        // The worker's own copy of the page's bytes: written and hashed from
+        // the same buffer. The file write proceeds while the next request is
+        // handled (the writable keeps writes in order and reports a failed
+        // one at close); at most WRITES_AHEAD are in flight per session.
+        const bytes = /** @type {ArrayBuffer} */ (data);
+        const written = open.writable.write({ type: 'write', position: step.at, data: bytes });
+        written.catch(() => {});
+        store.feed(step.task, new Uint8Array(bytes));
+        open.writes.push(written);
+        while (open.writes.length > WRITES_AHEAD) await open.writes.shift();
+        return;
+      }
+      case 'truncate-temp':
+        await temp(step.session).writable.truncate(step.size);
+        return;
+      case 'close-temp': {
+        const open = temp(step.session);
+        const { writable } = open;
+        open.writable = null;
+        await writable.close();
+        return;
+      }
+      case 'hash-temp': {
+        const file = await (await (await tmpDir()).getFileHandle(step.session)).getFile();
+        await store.hashBlob(step.task, file);
+        return;
+      }
+      case 'discard-temp': {
+        const open = temps.get(step.session);
+        temps.delete(step.session);
+        await open?.writable?.abort().catch(() => {});
+        await removeQuietly(await tmpDir(), step.session);
+        return;
+      }
+      case 'place-blob': {
+        const open = temps.get(step.session);
+        if (!open || open.writable) throw new DOMException('the temporary file is not closed', 'InvalidStateError');
+        await open.handle.move(await blobsDir(), step.hash);
+        temps.delete(step.session);
+        return;
+      }
+      case 'delete-blobs': {
+        const dir = await blobsDir();
+        await Promise.all(step.names.map((name) => removeQuietly(dir, name)));
+        return;
+      }
+      case 'read-blob': {
+        let handle;
+        try {
+          handle = await (await blobsDir()).getFileHandle(step.hash);
+        } catch (e) {
+          if (/** @type {Error} */ (e).name === 'NotFoundError') return { kind: 'missing' };
+          throw e;
+        }
+        context.file = await handle.getFile();
+        return { kind: 'found', size: context.file.size };
+      }
+      case 'list-blobs': {
+        /** @type {Array<[string, number | null]>} */
+        const files = [];
+        for await (const [name, handle] of (await blobsDir()).entries()) {
+          files.push([name, handle.kind === 'file' ? (await /** @type {FileSystemFileHandle} */ (handle).getFile()).size : null]);
+        }
+        return { kind: 'listed', files };
+      }
+      case 'clear-temps':
+        temps.clear();
+        await removeQuietly(await root(), 'tmp');
+        return;
+      case 'persist':
+        return persist(step.changes);
+      default:
+        throw new Error(`unknown step ${step.do}`);
+    }
+  };
+}
