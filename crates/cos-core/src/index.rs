@@ -6,7 +6,7 @@
 
 use crate::hash::ContentHash;
 use crate::origin::Origin;
-use crate::public_hash_list::PublicHashList;
+use crate::probes::WindowChange;
 use crate::settings::Settings;
 use crate::site::SiteRules;
 use crate::visibility::{Visibility, MAX_LISTED_ORIGINS};
@@ -21,11 +21,18 @@ pub const MAX_USERS_PER_ENTRY: usize = 64;
 /// not be able to grow a record, and the time of every lookup, without limit.
 pub const MAX_STORERS_PER_ENTRY: usize = 64;
 
-/// What decides disclosure besides the entry itself.
-pub struct Policy<'a> {
-    pub sites: &'a SiteRules,
-    /// Strict privacy: global entries reach other sites only if listed here.
-    pub strict: Option<&'a PublicHashList>,
+/// Why an entry is disclosed to a caller: the spec's grants, widest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grant {
+    /// The caller stored it.
+    Storer,
+    /// The caller is same-site with a storer.
+    SameSite,
+    /// A storer listed the caller's origin.
+    Listed,
+    /// A storer made it global: still subject to the Public Hash List gate.
+    Global,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,15 +88,22 @@ pub struct Change {
 
 /// Everything to persist since the last drain.
 #[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Changes {
     pub entries: Vec<Change>,
     pub totals: Option<Totals>,
     pub settings: Option<Settings>,
+    pub probes: Vec<WindowChange>,
+    pub manual_hashes: Option<Vec<ContentHash>>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.totals.is_none() && self.settings.is_none()
+        self.entries.is_empty()
+            && self.totals.is_none()
+            && self.settings.is_none()
+            && self.probes.is_empty()
+            && self.manual_hashes.is_none()
     }
 }
 
@@ -102,13 +116,17 @@ pub struct Index {
 }
 
 impl Entry {
-    /// The disclosure rule: storer, same-site with a storer, listed, or
-    /// global (under strict privacy, global only for Public Hash List files).
-    pub fn is_disclosed_to(&self, caller: &Origin, policy: &Policy) -> bool {
-        self.storers.contains(caller)
-            || self.storers.iter().any(|s| policy.sites.same_site(s, caller))
-            || self.listed.contains(caller)
-            || (self.global && policy.strict.is_none_or(|list| list.contains(&self.hash)))
+    /// The narrowest grant that discloses this entry to `caller`, if any.
+    pub fn grant_for(&self, caller: &Origin, sites: &SiteRules) -> Option<Grant> {
+        if self.storers.contains(caller) {
+            Some(Grant::Storer)
+        } else if self.storers.iter().any(|s| sites.same_site(s, caller)) {
+            Some(Grant::SameSite)
+        } else if self.listed.contains(caller) {
+            Some(Grant::Listed)
+        } else {
+            self.global.then_some(Grant::Global)
+        }
     }
 
     /// Whether every origin that stored or read this file is same-site with `origin`.
@@ -163,15 +181,10 @@ impl Index {
         self.entries.get(hash)
     }
 
-    /// The entry if `caller` may see it. Missing and hidden are the same
-    /// `None`, and both count as a miss.
-    pub fn lookup(&mut self, hash: &ContentHash, caller: &Origin, policy: &Policy) -> Option<&Entry> {
-        let found = self.entries.get(hash).filter(|e| e.is_disclosed_to(caller, policy));
-        if found.is_none() {
-            self.totals.misses += 1;
-            self.totals_changed = true;
-        }
-        found
+    /// Counts a lookup that disclosed nothing (for the popup).
+    pub fn count_miss(&mut self) {
+        self.totals.misses += 1;
+        self.totals_changed = true;
     }
 
     /// Records that `reader` was served the file.
@@ -253,7 +266,7 @@ impl Index {
             .map(|hash| Change { entry: self.entries.get(&hash).cloned(), hash })
             .collect();
         let totals = std::mem::take(&mut self.totals_changed).then(|| self.totals.clone());
-        Changes { entries, totals, settings: None }
+        Changes { entries, totals, ..Changes::default() }
     }
 }
 
@@ -269,10 +282,6 @@ mod tests {
 
     fn sites() -> SiteRules {
         SiteRules::parse("com\nco.uk\n")
-    }
-
-    fn lax(sites: &SiteRules) -> Policy<'_> {
-        Policy { sites, strict: None }
     }
 
     fn write(index: &mut Index, hash: &ContentHash, storer: &str, visibility: &Visibility, now: u64) {
@@ -302,24 +311,19 @@ mod tests {
         ];
         let s = sites();
         for (name, visibility) in tiers {
-            let (mut index, hash) = index_with(storer, visibility);
-            let mut sees = |caller: &str| index.lookup(&hash, &o(caller), &lax(&s)).is_some();
-            assert!(sees(storer), "{name}: storer");
-            assert!(sees(same_site), "{name}: same-site");
-            assert_eq!(sees(listed), name != "same-site", "{name}: listed");
-            assert_eq!(sees(stranger), name == "global", "{name}: stranger");
-            assert_eq!(sees(other_scheme), name == "global", "{name}: other scheme is another site");
+            let (index, hash) = index_with(storer, visibility);
+            let grant = |caller: &str| index.get(&hash).unwrap().grant_for(&o(caller), &s);
+            assert_eq!(grant(storer), Some(Grant::Storer), "{name}");
+            assert_eq!(grant(same_site), Some(Grant::SameSite), "{name}");
+            let expected = match name {
+                "same-site" => None,
+                "listed" => Some(Grant::Listed),
+                _ => Some(Grant::Global),
+            };
+            assert_eq!(grant(listed), expected, "{name}: listed");
+            assert_eq!(grant(stranger), (name == "global").then_some(Grant::Global), "{name}: stranger");
+            assert_eq!(grant(other_scheme), (name == "global").then_some(Grant::Global), "{name}: other scheme is another site");
         }
-    }
-
-    #[test]
-    fn missing_and_hidden_are_both_none() {
-        let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
-        let s = sites();
-        let other = ContentHash::from_hex(&H.replace('9', "8")).unwrap();
-        assert!(index.lookup(&hash, &o("https://b.test"), &lax(&s)).is_none());
-        assert!(index.lookup(&other, &o("https://a.test"), &lax(&s)).is_none());
-        assert_eq!(index.totals().misses, 2);
     }
 
     #[test]
@@ -331,7 +335,7 @@ mod tests {
         let e = index.get(&hash).unwrap();
         assert!(e.global, "still global");
         assert_eq!(e.storers.len(), 3);
-        assert!(index.lookup(&hash, &o("https://z.test"), &lax(&s)).is_some());
+        assert_eq!(e.grant_for(&o("https://z.test"), &s), Some(Grant::Global));
     }
 
     #[test]
@@ -411,19 +415,6 @@ mod usage_tests {
         index.record_write(Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" }, 1);
         index.drain_changes();
         (index, hash)
-    }
-
-    #[test]
-    fn strict_privacy_limits_global_entries_to_the_public_hash_list() {
-        let sites = SiteRules::parse("test\n");
-        let (mut index, hash) = global_entry();
-        let empty = PublicHashList::default();
-        let listed = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{H}\n// ===END SHA-256===\n"));
-        let strict_unlisted = Policy { sites: &sites, strict: Some(&empty) };
-        assert!(index.lookup(&hash, &o("https://b.test"), &strict_unlisted).is_none(), "other site");
-        assert!(index.lookup(&hash, &o("https://x.a.test"), &strict_unlisted).is_some(), "same site still sees it");
-        let strict_listed = Policy { sites: &sites, strict: Some(&listed) };
-        assert!(index.lookup(&hash, &o("https://b.test"), &strict_listed).is_some());
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl MemoryHost {
             running: HashMap::new(),
             locks: HashMap::new(),
             fail_next: Vec::new(),
-            feed_chunk: 3,
+            feed_chunk: 64 * 1024,
             sites,
             hashes,
             starts: 0,
@@ -135,10 +135,17 @@ impl MemoryHost {
         self.temps.clear();
         let mut engine = Engine::new((self.sites)(), (self.hashes)(), [self.starts; 32]);
         let entries = self.persisted.iter().filter(|(k, _)| k.starts_with("entry:")).map(|(_, v)| v.clone()).collect();
+        let probes = self
+            .persisted
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("probes:").map(|site| (site.to_owned(), v.clone())))
+            .collect();
         engine.restore(Persisted {
             entries,
             totals: self.persisted.get("totals").cloned(),
             settings: self.persisted.get("settings").cloned(),
+            probes,
+            manual_hashes: self.persisted.get("manual-hashes").cloned(),
         });
         self.engine = engine;
         let step = self.engine.start_up(0);
@@ -146,11 +153,22 @@ impl MemoryHost {
         self.finish(id);
     }
 
-    /// Starts a page request; run it with `step`/`finish`.
+    /// Starts a page request from a top-level frame; run it with `step`/`finish`.
     pub fn spawn(&mut self, origin: &str, channel: u32, request: Value, payload: Option<Payload>) -> TaskId {
-        let caller = Caller { origin: origin.to_owned(), channel: ChannelId(channel) };
-        let step = self.engine.page(&caller, request, payload.as_ref().map(Payload::data), 0);
+        self.spawn_as(&caller(origin, channel), request, payload)
+    }
+
+    /// Starts a page request from `caller` (a frame, its top-level origin, its headers).
+    pub fn spawn_as(&mut self, caller: &Caller, request: Value, payload: Option<Payload>) -> TaskId {
+        let step = self.engine.page(caller, request, payload.as_ref().map(Payload::data), 0);
         self.track(step, payload)
+    }
+
+    /// A real user gesture in a frame of `origin`.
+    pub fn activate(&mut self, origin: &str) -> Finished {
+        let step = self.engine.activate(origin, 0);
+        let id = self.track(step, None);
+        self.finish(id)
     }
 
     /// A whole page request, on channel 1 (one frame per origin).
@@ -355,6 +373,16 @@ impl MemoryHost {
         if let Some(settings) = &changes.settings {
             self.persisted.insert("settings".into(), serde_json::to_value(settings).unwrap());
         }
+        for change in &changes.probes {
+            let key = format!("probes:{}", change.site);
+            match &change.window {
+                Some(window) => self.persisted.insert(key, serde_json::to_value(window).unwrap()),
+                None => self.persisted.remove(&key),
+            };
+        }
+        if let Some(hashes) = &changes.manual_hashes {
+            self.persisted.insert("manual-hashes".into(), serde_json::to_value(hashes).unwrap());
+        }
     }
 
     /// Temporary files that exist now.
@@ -401,6 +429,11 @@ impl Default for MemoryHost {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A top-level frame of `origin` on `channel`, with no headers.
+pub fn caller(origin: &str, channel: u32) -> Caller {
+    Caller { origin: origin.to_owned(), channel: ChannelId(channel), top_origin: None, allow_origin: None }
 }
 
 pub fn hash_arg(hex: &str) -> Value {

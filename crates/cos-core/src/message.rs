@@ -126,6 +126,10 @@ pub enum AdminRequest {
         origin: Option<String>,
     },
     Delete { hash: ContentHash },
+    /// The user adds files to the Public Hash List's manual section
+    /// (the settings page hashes the files they pick).
+    AddPublicHashes { hashes: Vec<ContentHash> },
+    RemovePublicHashes { hashes: Vec<ContentHash> },
     /// Delete every file that only origins of this site stored or used.
     DeleteSite { origin: String },
     Clear {},

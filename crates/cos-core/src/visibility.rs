@@ -49,6 +49,31 @@ impl Visibility {
     }
 }
 
+impl Visibility {
+    /// Applies the writing document's `Cross-Origin-Storage-Allow-Origin`
+    /// header: a list can name only origins the site itself authorized, so
+    /// a script the site merely embeds cannot share a file more widely. An
+    /// absent header, `*`, or any token that is not an origin authorizes
+    /// nothing; if no listed origin remains, the file stays same-site. `"*"`
+    /// needs no header. Returns the warnings for the writer's console (about
+    /// its own request and its own header only).
+    pub fn within_ceiling(self, header: Option<&str>) -> (Self, Vec<String>) {
+        let Self::Listed(origins) = self else { return (self, Vec::new()) };
+        let authorized: Vec<Origin> = header
+            .and_then(|h| h.split(',').map(|token| Origin::parse(token.trim()).ok()).collect::<Option<Vec<_>>>())
+            .unwrap_or_default();
+        let (kept, dropped): (Vec<Origin>, Vec<Origin>) = origins.into_iter().partition(|o| authorized.contains(o));
+        let warnings = match dropped.is_empty() {
+            true => Vec::new(),
+            false => vec![format!(
+                "origins not authorized by this document's Cross-Origin-Storage-Allow-Origin header were not added: {}",
+                dropped.iter().map(Origin::as_str).collect::<Vec<_>>().join(", ")
+            )],
+        };
+        (if kept.is_empty() { Self::SameSite } else { Self::Listed(kept) }, warnings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +105,22 @@ mod tests {
         let many: Vec<String> = (0..=MAX_LISTED_ORIGINS).map(|i| format!("https://o{i}.test")).collect();
         let e = Visibility::from_arg(Some(&OriginsArg::Many(many))).unwrap_err();
         assert_eq!(e.code(), "too-many-origins");
+    }
+
+    #[test]
+    fn the_allow_origin_header_is_a_ceiling_for_lists() {
+        let o = |s: &str| Origin::parse(s).unwrap();
+        let asked = || Visibility::Listed(vec![o("https://b.test"), o("https://c.test")]);
+        let (v, w) = asked().within_ceiling(Some("https://b.test, https://x.test"));
+        assert_eq!(v, Visibility::Listed(vec![o("https://b.test")]));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("https://c.test") && !w[0].contains("https://b.test"), "{w:?}");
+        for header in [None, Some("*"), Some("https://b.test, *"), Some("https://b.test, not an origin"), Some("")] {
+            let (v, w) = asked().within_ceiling(header);
+            assert_eq!(v, Visibility::SameSite, "{header:?}");
+            assert_eq!(w.len(), 1);
+        }
+        assert_eq!(Visibility::Global.within_ceiling(None), (Visibility::Global, Vec::new()), "'*' needs no header");
+        assert_eq!(Visibility::SameSite.within_ceiling(None), (Visibility::SameSite, Vec::new()));
     }
 }

@@ -47,7 +47,7 @@ impl Engine {
     /// One page request; `caller` is what the browser says about the sender,
     /// `data` what travelled beside the request.
     pub fn page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>, now_ms: u64) -> Step {
-        match self.plan_page(caller, request, data) {
+        match self.plan_page(caller, request, data, now_ms) {
             Ok(task) => self.launch(task, now_ms),
             Err(error) => self.refuse(&error),
         }
@@ -61,29 +61,43 @@ impl Engine {
         }
     }
 
-    fn plan_page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>) -> Result<Task> {
+    fn plan_page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>, now_ms: u64) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
+        let top = caller.top_origin.as_deref().map(Origin::parse_caller).transpose()?.unwrap_or_else(|| origin.clone());
         let request = PageRequest::decode(request)?;
         let mut task = Task::new(Some(origin.clone()), Some(caller.channel));
+        task.top = Some(top.clone());
         match request {
             PageRequest::Open { hash, create, origins } => {
                 let hash = hash.parse()?;
                 Visibility::from_arg(origins.as_ref())?;
-                // A create handle touches no stored state.
-                let size = match create {
-                    true => None,
-                    false => Some(self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size),
-                };
-                task.reply = Some(Reply::ok(Value::Handle { hash, size }));
+                // A create handle touches no stored state and costs no probe.
+                task.reply = Some(match create {
+                    true => Reply::ok(Value::Handle { hash, size: None }),
+                    false => match self.lookup(&hash, &origin, &top, now_ms) {
+                        Ok(size) => Reply::ok(Value::Handle { hash, size: Some(size) }),
+                        Err(_) => Reply::err(&CosError::NotFound),
+                    },
+                });
+                // What the lookup charged is durable before the answer: a
+                // reload must not refill the budget.
+                task = task.then([Do(Io::Persist)]);
             }
             PageRequest::Read { hash } => {
                 let hash = hash.parse()?;
-                let size = self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size;
-                task = task.then([Do(Io::ReadBlob(hash.clone())), Decide(Then::CheckRead { hash, size, locked: false })]);
+                match self.lookup(&hash, &origin, &top, now_ms) {
+                    Ok(size) => {
+                        task = task.then([Do(Io::ReadBlob(hash.clone())), Decide(Then::CheckRead { hash, size, locked: false })])
+                    }
+                    Err(_) => {
+                        task.reply = Some(Reply::err(&CosError::NotFound));
+                        task = task.then([Do(Io::Persist)]);
+                    }
+                }
             }
             PageRequest::WriteBegin { hash, origins } => {
                 let hash = hash.parse()?;
-                let visibility = Visibility::from_arg(origins.as_ref())?;
+                let (visibility, warnings) = Visibility::from_arg(origins.as_ref())?.within_ceiling(caller.allow_origin.as_deref());
                 let open = self.sessions.values().filter(|o| o.session.origin == origin).count();
                 if open >= MAX_SESSIONS_PER_ORIGIN {
                     return Err(CosError::InvalidState(format!(
@@ -92,7 +106,7 @@ impl Engine {
                 }
                 let session = self.random.session_id();
                 let writer = WriteSession::new(origin, hash, visibility);
-                self.sessions.insert(session.clone(), Open::new(writer, caller.channel));
+                self.sessions.insert(session.clone(), Open::new(writer, caller.channel, warnings));
                 task.session = Some(session.clone());
                 task = task.then([
                     Do(Io::Acquire(Lock::Session(session.clone()))),
@@ -141,11 +155,39 @@ impl Engine {
                 task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
                 return Ok(task);
             }
+            AdminRequest::AddPublicHashes { hashes } => {
+                self.manual_hashes.extend(hashes);
+                self.manual_changed = true;
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::RemovePublicHashes { hashes } => {
+                for hash in &hashes {
+                    self.manual_hashes.remove(hash);
+                }
+                self.manual_changed = true;
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
             AdminRequest::Delete { hash } => Deletion::One(hash),
             AdminRequest::DeleteSite { origin } => Deletion::Site(Origin::parse_listed(0, &origin)?),
             AdminRequest::Clear {} => Deletion::All,
         };
         Ok(task.then([Do(Io::Acquire(Lock::Store)), Decide(Then::Delete(deletion))]))
+    }
+
+    /// A real user gesture in a frame of `origin`'s site, observed by the
+    /// extension itself: that site's probe window starts afresh.
+    pub fn activate(&mut self, origin: &str, now_ms: u64) -> Step {
+        match Origin::parse_caller(origin) {
+            Ok(origin) => {
+                self.probes.replenish(&self.sites.site(&origin));
+                self.launch(Task::new(None, None).then([Do(Io::Persist)]), now_ms)
+            }
+            Err(error) => self.refuse(&error),
+        }
     }
 
     /// The session a page names, if it is that page's (same origin, same
@@ -218,7 +260,7 @@ impl Engine {
                 let task = self.task_mut(id)?;
                 task.session = None;
                 task.next([Do(Io::Persist)]);
-                self.reply(id, Value::Committed { hash: s.hash.clone(), size: s.size(), warnings: Vec::new() })
+                self.reply(id, Value::Committed { hash: s.hash.clone(), size: s.size(), warnings: open.warnings })
             }
             Then::Abort { session } => {
                 self.claim(id, &session, now_ms)?;
@@ -316,8 +358,10 @@ impl Engine {
         let origin = self.task(id)?.origin.clone().ok_or_else(|| CosError::Internal("a read without a caller".into()))?;
         match self.task(id)?.last.clone() {
             super::step::Outcome::Found { size: found } if found == size => {
-                // Still there and still for this caller (under the lock it may have been replaced).
-                let size = self.lookup(&hash, &origin).ok_or(CosError::NotFound)?.size;
+                // Still there and still for this caller (under the lock it may
+                // have been replaced). Asking again for the same hash costs no probe.
+                let top = self.task(id)?.top.clone().unwrap_or_else(|| origin.clone());
+                let size = self.lookup(&hash, &origin, &top, now_ms).map_err(|_| CosError::NotFound)?;
                 self.index.record_read(&hash, &origin, now_ms);
                 self.task_mut(id)?.next([Do(Io::Persist)]);
                 self.reply(id, Value::Handle { hash, size: Some(size) })

@@ -11,15 +11,16 @@ mod task;
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::{RandomSource, SessionId};
-use crate::index::{Changes, Entry, Index, Policy, Totals};
+use crate::index::{Changes, Entry, Grant, Index, Totals};
 use crate::origin::Origin;
+use crate::probes::{Probes, Window, DEFAULT_PROBES_PER_WINDOW};
 use crate::public_hash_list::PublicHashList;
 use crate::session::WriteSession;
 use crate::settings::Settings;
 use crate::site::SiteRules;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use step::{ChannelId, TaskId};
 use task::Task;
 
@@ -29,10 +30,37 @@ pub const MAX_SESSIONS_PER_ORIGIN: usize = 64;
 pub const SESSION_IDLE_MS: u64 = 5 * 60 * 1000;
 /// Files used more recently than this are in use: never evicted to make room.
 pub const IN_USE_MS: u64 = 60 * 1000;
+/// Files one site may store: one site must not flood the index (or evict everyone).
+pub const MAX_ENTRIES_PER_SITE: usize = 1024;
+/// GREASE (spec: MAY): the share of reads, per thousand, refused although
+/// they qualify, when they qualify only through the global grant: a file
+/// seen as missing once is then not proof the user never stored it.
+pub const GREASE_PER_MILLE: u16 = 10;
+/// GREASE never applies above this size: refusing a model would cost a real download.
+pub const GREASE_MAX_BYTES: u64 = 500 * 1024;
+
+/// Why a lookup disclosed nothing. A page never learns which (it gets the
+/// same `NotFoundError` for all of them); the developer tools may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    Missing,
+    /// Stored, but no grant reaches the caller.
+    OutOfScope,
+    /// Global, but its hash is not on the Public Hash List.
+    NotOnPublicList,
+    ProbeBudget,
+    Grease,
+}
 
 pub struct Engine {
     sites: SiteRules,
     public_hashes: PublicHashList,
+    /// Hashes the user added to the Public Hash List on the settings page.
+    manual_hashes: BTreeSet<ContentHash>,
+    manual_changed: bool,
+    probes: Probes,
+    probe_limit: usize,
     settings: Settings,
     settings_changed: bool,
     /// Budget when the user set none; the host derives it from the disk.
@@ -50,6 +78,8 @@ pub(crate) struct Open {
     /// The channel that opened it: only requests on it may use it.
     channel: ChannelId,
     stage: Stage,
+    /// For the writer's console at close: about its own request only.
+    warnings: Vec<String>,
     /// A request is working on it (it must not expire under that request).
     busy: bool,
     last_active_ms: u64,
@@ -65,8 +95,8 @@ pub(crate) enum Stage {
 }
 
 impl Open {
-    fn new(session: WriteSession, channel: ChannelId) -> Self {
-        Self { session, channel, stage: Stage::Writing, busy: true, last_active_ms: 0 }
+    fn new(session: WriteSession, channel: ChannelId, warnings: Vec<String>) -> Self {
+        Self { session, channel, stage: Stage::Writing, warnings, busy: true, last_active_ms: 0 }
     }
 }
 
@@ -86,6 +116,9 @@ pub struct Persisted {
     pub entries: Vec<serde_json::Value>,
     pub totals: Option<serde_json::Value>,
     pub settings: Option<serde_json::Value>,
+    /// Probe windows by site.
+    pub probes: Vec<(String, serde_json::Value)>,
+    pub manual_hashes: Option<serde_json::Value>,
 }
 
 /// What `restore` could not use (for the host's log).
@@ -103,6 +136,10 @@ impl Engine {
         Self {
             sites,
             public_hashes,
+            manual_hashes: BTreeSet::new(),
+            manual_changed: false,
+            probes: Probes::default(),
+            probe_limit: DEFAULT_PROBES_PER_WINDOW,
             settings: Settings::default(),
             settings_changed: false,
             default_budget: u64::MAX,
@@ -127,8 +164,16 @@ impl Engine {
         }
         let totals: Option<Totals> = record("totals", persisted.totals, &mut restored.reset);
         let settings: Option<Settings> = record("settings", persisted.settings, &mut restored.reset);
+        let manual: Option<BTreeSet<ContentHash>> = record("manual hashes", persisted.manual_hashes, &mut restored.reset);
         self.index.restore_totals(totals.unwrap_or_default());
         self.settings = settings.unwrap_or_default();
+        self.manual_hashes = manual.unwrap_or_default();
+        for (site, window) in persisted.probes {
+            // A malformed window is dropped: the site's budget refills, which is the lesser harm.
+            if let Some(window) = record::<Window>("a probe window", Some(window), &mut restored.reset) {
+                self.probes.restore(site, window);
+            }
+        }
         restored
     }
 
@@ -136,10 +181,48 @@ impl Engine {
         self.default_budget = bytes;
     }
 
-    /// Disclosure lookup; missing and hidden are the same `None`.
-    fn lookup(&mut self, hash: &ContentHash, caller: &Origin) -> Option<&Entry> {
-        let strict = self.settings.strict_global.then_some(&self.public_hashes);
-        self.index.lookup(hash, caller, &Policy { sites: &self.sites, strict })
+    /// Distinct hashes a site may look up per window (enterprise policy).
+    pub fn set_probe_limit(&mut self, limit: usize) {
+        self.probe_limit = limit;
+    }
+
+    /// Replaces the Public Hash List (a refreshed, verified copy).
+    pub fn set_public_hashes(&mut self, list: PublicHashList) {
+        self.public_hashes = list;
+    }
+
+    fn is_public(&self, hash: &ContentHash) -> bool {
+        self.public_hashes.contains(hash) || self.manual_hashes.contains(hash)
+    }
+
+    /// Whether `origin` (in a page whose top-level origin is `top`) may see
+    /// `hash` now, with the entry's size if so. Every gate the spec asks for,
+    /// in order: the probe budget (not for the file's own storers), the
+    /// grants, the Public Hash List for the global grant, and GREASE.
+    fn lookup(&mut self, hash: &ContentHash, origin: &Origin, top: &Origin, now_ms: u64) -> std::result::Result<u64, Refusal> {
+        let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites)));
+        let caller_site = self.sites.site(origin);
+        if !matches!(found, Some((_, Some(Grant::Storer)))) {
+            let top_site = self.sites.site(top);
+            let sites = if top_site == caller_site { vec![&caller_site] } else { vec![&caller_site, &top_site] };
+            if !self.probes.charge(&sites, hash, self.probe_limit, now_ms) {
+                self.index.count_miss();
+                return Err(Refusal::ProbeBudget);
+            }
+        }
+        let result = match found {
+            None => Err(Refusal::Missing),
+            Some((_, None)) => Err(Refusal::OutOfScope),
+            Some((_, Some(Grant::Global))) if !self.is_public(hash) => Err(Refusal::NotOnPublicList),
+            Some((size, Some(Grant::Global))) if size <= GREASE_MAX_BYTES && self.greased(&caller_site, hash) => {
+                Err(Refusal::Grease)
+            }
+            Some((size, Some(_))) => Ok(size),
+        };
+        if result.is_err() {
+            self.index.count_miss();
+        }
+        result
     }
 
     /// Matches the blob directory (name, size; no size for a directory)
@@ -181,14 +264,23 @@ impl Engine {
         &self.index
     }
 
+    /// The GREASE draw for `hash` in `site`'s current window.
+    fn greased(&mut self, site: &crate::site::Site, hash: &ContentHash) -> bool {
+        let random = &mut self.random;
+        self.probes.grease(site, hash, || random.chance_per_mille(GREASE_PER_MILLE))
+    }
+
     fn drain_changes(&mut self) -> Changes {
         let mut changes = self.index.drain_changes();
         changes.settings = std::mem::take(&mut self.settings_changed).then(|| self.settings.clone());
+        changes.probes = self.probes.drain_changes();
+        changes.manual_hashes = std::mem::take(&mut self.manual_changed).then(|| self.manual_hashes.iter().cloned().collect());
         changes
     }
 
     fn summary(&self, origin: Option<&Origin>) -> serde_json::Value {
         let entries: Vec<&Entry> = self.index.entries().collect();
+        let public: Vec<&ContentHash> = entries.iter().map(|e| &e.hash).filter(|h| self.is_public(h)).collect();
         let hashes = |keep: &dyn Fn(&Entry) -> bool| -> Vec<&ContentHash> {
             entries.iter().filter(|e| keep(e)).map(|e| &e.hash).collect()
         };
@@ -209,6 +301,9 @@ impl Engine {
             "defaultBudgetBytes": self.default_budget,
             "settings": self.settings,
             "publicHashCount": self.public_hashes.len(),
+            "manualHashes": self.manual_hashes,
+            "publicEntries": public,
+            "probeLimit": self.probe_limit,
         })
     }
 }

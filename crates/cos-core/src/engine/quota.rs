@@ -8,7 +8,7 @@
 //! whole is kept within the budget by evicting the least recently used files
 //! not in use; that never fails a write.
 
-use super::{Engine, IN_USE_MS};
+use super::{Engine, IN_USE_MS, MAX_ENTRIES_PER_SITE};
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
@@ -46,14 +46,19 @@ impl Engine {
     /// At commit the open write becomes a stored file: the origin is charged
     /// its full size unless it stored these bytes before. (Checked again
     /// because the limit may have changed since the bytes were written.)
+    /// Also the entry cap: a site may store only `MAX_ENTRIES_PER_SITE` files.
     pub(crate) fn check_commit_quota(&self, session: &SessionId, origin: &Origin, hash: &ContentHash, size: u64) -> Result<()> {
-        let already = self.index.get(hash).is_some_and(|e| e.storers.contains(origin));
+        let entry = self.index.get(hash);
+        let already = entry.is_some_and(|e| e.storers.contains(origin));
         let writing = self.sessions.get(session).map_or(0, |o| o.session.size());
         let after = self.charge(origin).saturating_sub(writing).saturating_add(if already { 0 } else { size });
-        match after > self.origin_limit() {
-            true => Err(CosError::QuotaExceeded),
-            false => Ok(()),
+        let site = self.sites.site(origin);
+        let of_site = |e: &Entry| e.storers.iter().any(|s| self.sites.site(s) == site);
+        let new_for_site = !entry.is_some_and(of_site);
+        if after > self.origin_limit() || (new_for_site && self.index.entries().filter(|e| of_site(e)).count() >= MAX_ENTRIES_PER_SITE) {
+            return Err(CosError::QuotaExceeded);
         }
+        Ok(())
     }
 
     /// The least recently used files not in use whose removal keeps the

@@ -30,6 +30,12 @@ pub struct Caller {
     /// The frame's serialized origin (`MessageSender.origin`).
     pub origin: String,
     pub channel: ChannelId,
+    /// The origin of the tab's top-level document; absent for a top-level frame.
+    #[serde(default)]
+    pub top_origin: Option<String>,
+    /// The writing document's `Cross-Origin-Storage-Allow-Origin` response header, if it had one.
+    #[serde(default)]
+    pub allow_origin: Option<String>,
 }
 
 /// The bytes that travelled beside a write request.

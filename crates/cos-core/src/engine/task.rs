@@ -15,6 +15,8 @@ use std::collections::VecDeque;
 pub(crate) struct Task {
     /// The page's origin, for page requests.
     pub origin: Option<Origin>,
+    /// The origin of the page's top-level document (the origin itself at top level).
+    pub top: Option<Origin>,
     pub channel: Option<ChannelId>,
     /// The write session this task works on, once it is known to be the
     /// caller's own: if the task fails, the session ends with it.
@@ -78,6 +80,7 @@ impl Then {
 impl Task {
     pub fn new(origin: Option<Origin>, channel: Option<ChannelId>) -> Self {
         Self {
+            top: origin.clone(),
             origin,
             channel,
             session: None,

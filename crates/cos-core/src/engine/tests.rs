@@ -1,8 +1,8 @@
 //! The engine's flows, driven through the in-memory host exactly as the
 //! service worker drives them through OPFS.
 
-use crate::engine::step::Step;
-use crate::memory_host::{hash_arg, sha256_hex as sha, MemoryHost, Payload};
+use crate::engine::step::{Caller, ChannelId, Step};
+use crate::memory_host::{caller, hash_arg, sha256_hex as sha, MemoryHost, Payload};
 use serde_json::{json, Value};
 
 const A: &str = "https://a.test";
@@ -22,7 +22,38 @@ fn on(host: &mut MemoryHost, origin: &str, channel: u32, request: Value, payload
 }
 
 fn set_budget(host: &mut MemoryHost, bytes: u64) {
-    assert!(host.admin(json!({"op": "settings", "settings": {"budgetBytes": bytes, "strictGlobal": false}})).ok());
+    assert!(host.admin(json!({"op": "settings", "settings": {"budgetBytes": bytes}})).ok());
+}
+
+/// Puts `bytes`' hash on the Public Hash List (its manual section, as the user would).
+fn make_public(host: &mut MemoryHost, bytes: &[u8]) {
+    assert!(host.admin(json!({"op": "add-public-hashes", "hashes": [sha(bytes)]})).ok());
+}
+
+/// A top-level document of `origin` whose response carried `Cross-Origin-Storage-Allow-Origin: header`.
+fn with_header(origin: &str, header: &str) -> Caller {
+    Caller { allow_origin: Some(header.to_owned()), ..caller(origin, 1) }
+}
+
+/// A frame of `origin` inside a page whose top-level origin is `top`.
+fn framed(origin: &str, top: &str, channel: u32) -> Caller {
+    Caller { top_origin: Some(top.to_owned()), ..caller(origin, channel) }
+}
+
+/// Stores `bytes` as `who` with `origins`, in one write; the close reply.
+fn store_as_caller(host: &mut MemoryHost, who: &Caller, bytes: &[u8], origins: Value) -> crate::memory_host::Finished {
+    let begin = host.spawn_as(who, json!({"op": "write-begin", "hash": hash_arg(&sha(bytes)), "origins": origins}), None);
+    let session = host.finish(begin).json()["value"]["session"].as_str().unwrap().to_owned();
+    let write = host.spawn_as(who, json!({"op": "write", "session": session}), Some(Payload::Bytes(bytes.to_vec())));
+    assert!(host.finish(write).ok());
+    let close = host.spawn_as(who, json!({"op": "close", "session": session}), None);
+    host.finish(close)
+}
+
+/// `getFileHandle(hash)` from `who`: Ok or the error name.
+fn open_as(host: &mut MemoryHost, who: &Caller, bytes: &[u8]) -> Result<(), String> {
+    let id = host.spawn_as(who, json!({"op": "open", "hash": hash_arg(&sha(bytes))}), None);
+    host.finish(id).error_name().map_or(Ok(()), Err)
 }
 
 #[test]
@@ -36,12 +67,14 @@ fn write_then_read_across_sites() {
     assert_eq!(host.read(SUB_A, &hex).unwrap(), data, "same-site");
     assert_eq!(host.open(B, &hex), Err("NotFoundError".into()), "cross-site");
 
-    assert!(host.store(SUB_A, data, json!(["https://b.test"])).ok());
+    assert!(store_as_caller(&mut host, &with_header(SUB_A, B), data, json!([B])).ok());
     assert!(host.open(B, &hex).is_ok(), "listed");
     assert!(host.open(C, &hex).is_err());
 
     assert!(host.store(B, data, json!("*")).ok());
-    assert_eq!(host.read(C, &hex).unwrap(), data, "global");
+    assert_eq!(host.read(C, &hex), Err("NotFoundError".into()), "global, but not a public file");
+    make_public(&mut host, data);
+    assert_eq!(host.read(C, &hex).unwrap(), data, "global and on the Public Hash List");
     assert_eq!(host.temp_count(), 0);
 }
 
@@ -246,7 +279,7 @@ fn blob_writes_verify_the_bytes_on_disk() {
     let data = b"the page's own file".to_vec();
     let ok = host.store_as(A, &data, &sha(&data), json!("*"), true);
     assert!(ok.ok());
-    assert_eq!(host.read(B, &sha(&data)).unwrap(), data);
+    assert_eq!(host.read(A, &sha(&data)).unwrap(), data);
 
     // The bytes the browser copied differ from the ones the page declared
     // (the page changed its file between two reads): nothing is stored.
@@ -334,6 +367,7 @@ fn storing_again_costs_nothing_on_disk() {
     assert!(host.store(B, &data, json!("*")).ok());
     assert_eq!(host.blobs.len(), 1);
     assert_eq!(host.temp_count(), 0);
+    make_public(&mut host, &data);
     assert_eq!(host.read(C, &sha(&data)).unwrap(), data, "widened by the second writer");
 }
 
@@ -457,4 +491,146 @@ fn admin_summary_and_settings() {
     set_budget(&mut host, 5000);
     assert_eq!(host.persisted["settings"]["budgetBytes"], 5000);
     assert_eq!(host.admin(json!({"op": "summary"})).json()["value"]["originLimitBytes"], 4096);
+}
+
+// ---- the spec's privacy gates --------------------------------------------
+
+/// The `'*'` bit-vector supercookie: a site plants tiny global files, another
+/// reads them back. Unlisted files never reach another site; listed ones do.
+#[test]
+fn global_files_reach_other_sites_only_through_the_public_hash_list() {
+    let mut host = MemoryHost::new();
+    let bits: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 3]).collect();
+    for bit in &bits {
+        assert!(host.store(A, bit, json!("*")).ok());
+    }
+    for bit in &bits {
+        assert_eq!(host.open(B, &sha(bit)), Err("NotFoundError".into()));
+        assert!(host.open(SUB_A, &sha(bit)).is_ok(), "same-site callers are unaffected");
+    }
+    let public = vec![42u8; 600 * 1024];
+    assert!(host.store(A, &public, json!("*")).ok());
+    make_public(&mut host, &public);
+    assert_eq!(host.read(B, &sha(&public)).unwrap(), public);
+}
+
+#[test]
+fn the_allow_origin_header_caps_what_a_list_shares() {
+    let mut host = MemoryHost::new();
+    let secret = b"shared with b only".to_vec();
+    // An embedded script asks to share with c.test; the site's header authorizes b.test only.
+    let reply = store_as_caller(&mut host, &with_header(A, "https://b.test"), &secret, json!([B, C]));
+    assert!(reply.ok());
+    let warnings = reply.json()["value"]["warnings"].clone();
+    assert!(warnings[0].as_str().unwrap().contains(C), "{warnings}");
+    assert!(host.open(B, &sha(&secret)).is_ok());
+    assert_eq!(host.open(C, &sha(&secret)), Err("NotFoundError".into()));
+    // Without the header a list authorizes nothing: the write succeeds, same-site only.
+    let other = b"no header".to_vec();
+    assert!(host.store(A, &other, json!([B])).ok());
+    assert_eq!(host.open(B, &sha(&other)), Err("NotFoundError".into()));
+    assert!(host.open(SUB_A, &sha(&other)).is_ok());
+}
+
+/// A site probing many distinct hashes learns at most the budget; a refusal
+/// looks exactly like a miss; a gesture replenishes it.
+#[test]
+fn the_probe_budget_bounds_what_a_site_can_learn() {
+    let mut host = MemoryHost::new();
+    let files: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 501 * 1024]).collect();
+    for f in &files {
+        host.store(A, f, json!("*"));
+        make_public(&mut host, f);
+    }
+    let seen = files.iter().filter(|f| host.open(B, &sha(f)).is_ok()).count();
+    assert_eq!(seen, crate::probes::DEFAULT_PROBES_PER_WINDOW);
+    // Asking again for one already charged is free; a new one is refused like a miss.
+    assert!(host.open(B, &sha(&files[0])).is_ok());
+    let refused = host.page(B, json!({"op": "open", "hash": hash_arg(&sha(&files[19]))}), None);
+    let missing = host.page(B, json!({"op": "open", "hash": hash_arg(&sha(b"never stored"))}), None);
+    assert_eq!(refused.json(), missing.json());
+    // The storing site is never charged for its own files.
+    assert!(files.iter().all(|f| host.open(A, &sha(f)).is_ok()));
+    // Persisted: a restart does not refill it.
+    host.restart();
+    assert!(host.open(B, &sha(&files[19])).is_err());
+    // A real gesture does.
+    host.activate(B);
+    assert!(host.open(B, &sha(&files[19])).is_ok());
+}
+
+/// A tracker framed on many sites cannot pool their budgets (spec issue #75),
+/// and a page cannot spend a framed site's budget as its own.
+#[test]
+fn the_budget_is_charged_to_the_caller_and_to_the_top_level_site() {
+    let mut host = MemoryHost::new();
+    let tracker = "https://tracker.test";
+    let tops = ["https://news.test", "https://shop.test", "https://blog.test"];
+    let mut charged = 0;
+    for (i, top) in tops.iter().enumerate() {
+        for j in 0..10u32 {
+            let probe = format!("probe {i} {j}").into_bytes();
+            if open_as(&mut host, &framed(tracker, top, 10 + i as u32), &probe) != Err("NotFoundError".into()) {
+                unreachable!("nothing is stored");
+            }
+            charged += 1;
+        }
+    }
+    assert_eq!(charged, 30);
+    let budget = serde_json::to_value(&host.persisted["probes:https://tracker.test"]).unwrap();
+    assert_eq!(budget["hashes"].as_object().unwrap().len(), crate::probes::DEFAULT_PROBES_PER_WINDOW);
+    // news.test's own budget was charged by the tracker's probes too.
+    assert!(host.persisted.contains_key("probes:https://news.test"));
+}
+
+/// GREASE: a small share of reads qualifying only through the global grant
+/// are refused, the same way within a window; never large files, never
+/// storers, same-site or listed callers.
+#[test]
+fn grease_refuses_a_few_small_global_reads_consistently() {
+    let mut host = MemoryHost::new();
+    let small = b"a small public file".to_vec();
+    let large = vec![7u8; (crate::engine::GREASE_MAX_BYTES + 1) as usize];
+    for f in [&small, &large] {
+        host.store(A, f, json!("*"));
+        make_public(&mut host, f);
+    }
+    let mut greased = 0;
+    for i in 0..1000 {
+        let site = format!("https://reader{i}.test");
+        let first = host.open(&site, &sha(&small)).is_err();
+        assert_eq!(host.open(&site, &sha(&small)).is_err(), first, "the same answer within a window");
+        greased += usize::from(first);
+        assert!(host.open(&site, &sha(&large)).is_ok(), "large files are never refused");
+    }
+    // The draws are seeded, so this is deterministic; the range is what 1% of 1000 allows.
+    assert!((3..=25).contains(&greased), "about 1% of 1000: {greased}");
+    assert!(host.open(SUB_A, &sha(&small)).is_ok());
+    assert!(host.open(A, &sha(&small)).is_ok());
+}
+
+#[test]
+fn one_site_may_store_only_so_many_files() {
+    let mut host = MemoryHost::new();
+    for i in 0..crate::engine::MAX_ENTRIES_PER_SITE as u32 {
+        let who = if i % 2 == 0 { A } else { SUB_A };
+        assert!(host.store(who, &i.to_le_bytes(), Value::Null).ok(), "{i}");
+    }
+    let over = host.store(A, b"one too many", Value::Null);
+    assert_eq!(over.error_name().as_deref(), Some("QuotaExceededError"));
+    assert!(host.store(A, &7u32.to_le_bytes(), Value::Null).ok(), "storing a file its site has costs nothing");
+    assert!(host.store(B, b"another site", Value::Null).ok());
+}
+
+#[test]
+fn manual_public_hashes_persist_and_can_be_removed() {
+    let mut host = MemoryHost::new();
+    let file = b"picked by the user".to_vec();
+    host.store(A, &file, json!("*"));
+    make_public(&mut host, &file);
+    host.restart();
+    assert!(host.open(B, &sha(&file)).is_ok());
+    assert!(host.admin(json!({"op": "remove-public-hashes", "hashes": [sha(&file)]})).ok());
+    assert!(host.open(C, &sha(&file)).is_err());
+    let _ = ChannelId(0);
 }

@@ -1,0 +1,187 @@
+//! The probe budget (spec PR #73): every lookup a site makes tells it one
+//! bit about the user's other sites (is this file stored?), so each site may
+//! look up only so many distinct hashes between two real user gestures.
+//!
+//! - Counted in distinct hashes: asking again for a hash already charged is free.
+//! - Charged found or not (else the charge itself would answer the question),
+//!   never to an origin for a file it stored itself, never for create requests.
+//! - Charged to the caller's site and to the top-level site, and allowed only
+//!   when both have room: frames of several sites on one page cannot pool
+//!   their budgets (spec issue #75), and a tracker framed on many sites cannot
+//!   use each page's budget as its own.
+//! - Replenished when the user activates a frame of the site (a trusted gesture
+//!   the extension observes itself, never one a page reports).
+//! - Persisted, so reloading, opening tabs or restarting does not refill it.
+//!
+//! The same record remembers the GREASE draw for each hash, so a repeated
+//! read in the same window answers the same way.
+
+use crate::hash::ContentHash;
+use crate::site::Site;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Distinct hashes per site per window. The explainer suggests 8–16; 16 lets
+/// a page load a model with its runtime and tokenizer files (Transformers.js
+/// asks for 3–6 hashes per model) a few times over, while a tracker learns at
+/// most 16 bits per gesture. Enterprise policy may change it.
+pub const DEFAULT_PROBES_PER_WINDOW: usize = 16;
+/// Sites with a window on record; the least recently active is forgotten first
+/// (which refills it: bounded memory matters more than a rare refill).
+pub const MAX_SITES: usize = 4096;
+
+/// One site's lookups since its last user gesture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    /// Each hash charged, with the GREASE draw made for it (if one was).
+    pub hashes: BTreeMap<ContentHash, Option<bool>>,
+    pub last_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Probes {
+    windows: BTreeMap<String, Window>,
+    changed: BTreeSet<String>,
+}
+
+/// One persisted change: a site's window as it now is, or `None` if it is gone.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowChange {
+    pub site: String,
+    pub window: Option<Window>,
+}
+
+impl Probes {
+    /// Charges a lookup of `hash` to every site in `sites`; false (and nothing
+    /// charged) if any of them has no room left for a new hash.
+    pub fn charge(&mut self, sites: &[&Site], hash: &ContentHash, limit: usize, now_ms: u64) -> bool {
+        let fits = |w: Option<&Window>| w.is_none_or(|w| w.hashes.contains_key(hash) || w.hashes.len() < limit);
+        if !sites.iter().all(|site| fits(self.windows.get(site.as_str()))) {
+            return false;
+        }
+        for site in sites {
+            let window = self.windows.entry(site.as_str().to_owned()).or_default();
+            window.hashes.entry(hash.clone()).or_insert(None);
+            window.last_ms = now_ms;
+            self.changed.insert(site.as_str().to_owned());
+        }
+        self.forget_oldest();
+        true
+    }
+
+    /// The GREASE decision for `hash` in `site`'s window: drawn once with
+    /// `draw`, then the same until the window is replenished.
+    pub fn grease(&mut self, site: &Site, hash: &ContentHash, draw: impl FnOnce() -> bool) -> bool {
+        let Some(window) = self.windows.get_mut(site.as_str()) else { return draw() };
+        let decision = window.hashes.entry(hash.clone()).or_insert(None);
+        if decision.is_none() {
+            *decision = Some(draw());
+            self.changed.insert(site.as_str().to_owned());
+        }
+        decision.unwrap_or(false)
+    }
+
+    /// A real user gesture in a frame of `site`: its window starts afresh.
+    pub fn replenish(&mut self, site: &Site) {
+        if self.windows.remove(site.as_str()).is_some() {
+            self.changed.insert(site.as_str().to_owned());
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        while self.windows.len() > MAX_SITES {
+            let oldest = self.windows.iter().min_by_key(|(_, w)| w.last_ms).map(|(s, _)| s.clone());
+            let Some(site) = oldest else { break };
+            self.windows.remove(&site);
+            self.changed.insert(site);
+        }
+    }
+
+    pub fn restore(&mut self, site: String, window: Window) {
+        self.windows.insert(site, window);
+    }
+
+    pub fn drain_changes(&mut self) -> Vec<WindowChange> {
+        std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|site| WindowChange { window: self.windows.get(&site).cloned(), site })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::Origin;
+    use crate::site::SiteRules;
+
+    fn site(origin: &str) -> Site {
+        SiteRules::parse("test\n").site(&Origin::parse(origin).unwrap())
+    }
+
+    fn hash(i: u32) -> ContentHash {
+        ContentHash::from_hex(&format!("{i:064x}")).unwrap()
+    }
+
+    #[test]
+    fn distinct_hashes_are_counted_and_re_asking_is_free() {
+        let mut p = Probes::default();
+        let a = site("https://a.test");
+        for i in 0..4 {
+            assert!(p.charge(&[&a], &hash(i), 4, 1));
+        }
+        assert!(!p.charge(&[&a], &hash(4), 4, 1), "a fifth distinct hash");
+        assert!(p.charge(&[&a], &hash(2), 4, 1), "an old one is free");
+    }
+
+    #[test]
+    fn both_the_caller_and_the_top_level_site_must_have_room() {
+        let mut p = Probes::default();
+        let (tracker, news, shop) = (site("https://tracker.test"), site("https://news.test"), site("https://shop.test"));
+        for i in 0..3 {
+            assert!(p.charge(&[&tracker, &news], &hash(i), 3, 1));
+        }
+        // The tracker's own budget is spent, whichever page frames it.
+        assert!(!p.charge(&[&tracker, &shop], &hash(9), 3, 1));
+        assert!(p.charge(&[&shop], &hash(9), 3, 1), "the shop itself still has room");
+        // A refused probe charged nobody.
+        assert_eq!(p.windows[shop.as_str()].hashes.len(), 1);
+    }
+
+    #[test]
+    fn a_gesture_replenishes_only_its_site() {
+        let mut p = Probes::default();
+        let (a, b) = (site("https://a.test"), site("https://b.test"));
+        assert!(p.charge(&[&a], &hash(1), 1, 1));
+        assert!(p.charge(&[&b], &hash(1), 1, 1));
+        p.replenish(&a);
+        assert!(p.charge(&[&a], &hash(2), 1, 2));
+        assert!(!p.charge(&[&b], &hash(2), 1, 2));
+        let changed: Vec<String> = p.drain_changes().into_iter().map(|c| c.site).collect();
+        assert_eq!(changed, vec!["https://a.test".to_owned(), "https://b.test".to_owned()]);
+    }
+
+    #[test]
+    fn grease_answers_the_same_within_a_window() {
+        let mut p = Probes::default();
+        let a = site("https://a.test");
+        p.charge(&[&a], &hash(1), 16, 1);
+        assert!(p.grease(&a, &hash(1), || true));
+        assert!(p.grease(&a, &hash(1), || false), "memoized");
+        p.replenish(&a);
+        p.charge(&[&a], &hash(1), 16, 2);
+        assert!(!p.grease(&a, &hash(1), || false), "a new window draws again");
+    }
+
+    #[test]
+    fn the_number_of_sites_is_bounded() {
+        let mut p = Probes::default();
+        for i in 0..(MAX_SITES + 10) {
+            let s = site(&format!("https://s{i}.test"));
+            p.charge(&[&s], &hash(1), 16, i as u64);
+        }
+        assert_eq!(p.windows.len(), MAX_SITES);
+        assert!(!p.windows.contains_key("https://s0.test"), "the oldest went first");
+    }
+}
