@@ -22,13 +22,12 @@ const bundled = (name) => fetch(chrome.runtime.getURL(`extension/pkg/${name}`)).
 const ready = start();
 
 async function start() {
-  const [, psl, phl, estimate] = await Promise.all([
+  const [, phl, estimate] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
-    bundled('public_suffix_list.dat'),
     bundled('public_hash_list.txt'),
     navigator.storage.estimate(),
   ]);
-  const store = new Store(psl, phl, crypto.randomUUID());
+  const store = new Store(phl, crypto.randomUUID());
   store.setDefaultBudget(Math.floor(estimate.quota * DEFAULT_BUDGET_SHARE));
   const skipped = store.restore(JSON.stringify(await loadPersisted()));
   if (skipped) console.warn(`ignored ${skipped} malformed index records`);

@@ -264,10 +264,6 @@ mod tests {
         Origin::parse(s).unwrap()
     }
 
-    fn sites() -> SiteRules {
-        SiteRules::parse("com\nco.uk\n")
-    }
-
     fn lax(sites: &SiteRules) -> Policy<'_> {
         Policy { sites, strict: None }
     }
@@ -297,7 +293,7 @@ mod tests {
             ("listed", Visibility::Listed(vec![o(listed)])),
             ("global", Visibility::Global),
         ];
-        let s = sites();
+        let s = SiteRules;
         for (name, visibility) in tiers {
             let (mut index, hash) = index_with(storer, visibility);
             let mut sees = |caller: &str| index.lookup(&hash, &o(caller), &lax(&s)).is_some();
@@ -312,7 +308,7 @@ mod tests {
     #[test]
     fn missing_and_hidden_are_both_none() {
         let (mut index, hash) = index_with("https://a.test", Visibility::SameSite);
-        let s = sites();
+        let s = SiteRules;
         let other = ContentHash::from_hex(&H.replace('9', "8")).unwrap();
         assert!(index.lookup(&hash, &o("https://b.test"), &lax(&s)).is_none());
         assert!(index.lookup(&other, &o("https://a.test"), &lax(&s)).is_none());
@@ -322,7 +318,7 @@ mod tests {
     #[test]
     fn visibility_only_widens() {
         let (mut index, hash) = index_with("https://a.test", Visibility::Global);
-        let s = sites();
+        let s = SiteRules;
         let w = write(&mut index, &hash, "https://b.test", &Visibility::SameSite, 2);
         assert_eq!(w.len(), 1, "narrowing warns");
         let w = write(&mut index, &hash, "https://c.test", &Visibility::Listed(vec![o("https://d.test")]), 3);
@@ -392,7 +388,7 @@ mod usage_tests {
 
     #[test]
     fn strict_privacy_limits_global_entries_to_the_public_hash_list() {
-        let sites = SiteRules::parse("test\n");
+        let sites = SiteRules;
         let (mut index, hash) = global_entry();
         let empty = PublicHashList::default();
         let listed = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{H}\n// ===END SHA-256===\n"));
@@ -430,7 +426,7 @@ mod usage_tests {
 
     #[test]
     fn used_only_by_a_site() {
-        let sites = SiteRules::parse("test\n");
+        let sites = SiteRules;
         let (mut index, hash) = global_entry();
         assert!(index.get(&hash).unwrap().used_only_by_site_of(&o("https://sub.a.test"), &sites));
         index.record_read(&hash, &o("https://b.test"), 2);

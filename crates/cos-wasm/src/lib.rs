@@ -37,11 +37,11 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsValue> {
 
 #[wasm_bindgen]
 impl Store {
-    /// `psl`: the bundled Public Suffix List; `phl`: the bundled Public Hash
-    /// List; `instance`: a random id of this worker start.
+    /// `phl`: the bundled Public Hash List; `instance`: a random id of this
+    /// worker start. (The Public Suffix List is compiled into the engine.)
     #[wasm_bindgen(constructor)]
-    pub fn new(psl: &str, phl: &str, instance: &str) -> Store {
-        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), instance);
+    pub fn new(phl: &str, instance: &str) -> Store {
+        let engine = Engine::new(SiteRules, PublicHashList::parse(phl), instance);
         Store { engine: Rc::new(RefCell::new(engine)) }
     }
 

@@ -8,7 +8,7 @@ const SUB_A: &str = "https://sub.a.test";
 const B: &str = "https://b.test";
 
 fn engine() -> Engine {
-    Engine::new(SiteRules::parse("test\n"), PublicHashList::default(), "i")
+    Engine::new(SiteRules, PublicHashList::default(), "i")
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -85,6 +85,25 @@ fn write_then_read_across_tiers() {
     assert_eq!(e.index().entries().next().unwrap().last_used_ms, 99);
 }
 
+/// Hosts with a trailing dot are sites of their own, as in Chromium: a file
+/// `victim.com.` stored same-site only is not served to `attacker.com.` (both
+/// once fell into the site `com.`), nor across tenants of a private suffix.
+#[test]
+fn trailing_dot_hosts_do_not_share_a_site() {
+    let mut e = engine();
+    for (storer, same_site, attacker) in [
+        ("https://victim.com.", "https://www.victim.com.", "https://attacker.com."),
+        ("https://victim.co.uk.", "https://www.victim.co.uk.", "https://attacker.co.uk."),
+        ("https://a.github.io.", "https://x.a.github.io.", "https://b.github.io."),
+    ] {
+        let data = format!("private to {storer}");
+        let hex = sha(data.as_bytes());
+        store(&mut e, storer, data.as_bytes(), &hex, "null").unwrap();
+        assert!(open(&mut e, same_site, &hex).is_ok(), "{same_site}");
+        assert_eq!(open(&mut e, attacker, &hex).unwrap_err(), CosError::NotFound, "{attacker}");
+    }
+}
+
 #[test]
 fn mismatch_stores_nothing() {
     let mut e = engine();
@@ -121,7 +140,10 @@ fn the_request_cannot_name_its_caller() {
 fn opaque_and_non_web_callers_are_refused() {
     let mut e = engine();
     let hex = sha(b"x");
-    for caller in ["null", "", "chrome-extension://x", "file://", "https://A.test"] {
+    // Also spellings of an address that the browser never reports as an origin.
+    let callers =
+        ["null", "", "chrome-extension://x", "file://", "https://A.test", "https://127.1", "https://[0:0::1]"];
+    for caller in callers {
         assert_eq!(open(&mut e, caller, &hex).unwrap_err().dom_name(), "NotAllowedError", "{caller}");
     }
 }
@@ -216,7 +238,7 @@ fn idle_sessions_expire() {
 
 #[test]
 fn session_ids_are_unique_per_instance_and_bounded_per_origin() {
-    let mut e = Engine::new(SiteRules::default(), PublicHashList::default(), "r4nd0m");
+    let mut e = Engine::new(SiteRules, PublicHashList::default(), "r4nd0m");
     let begin = format!(r#"{{"op":"write-begin","hash":{}}}"#, hash_arg(&sha(b"x")));
     let mut ids = std::collections::HashSet::new();
     for _ in 0..MAX_SESSIONS_PER_ORIGIN {
@@ -390,7 +412,7 @@ fn admin_summary_delete_and_clear() {
 fn strict_privacy_setting_takes_effect_at_once_and_persists() {
     let listed = sha(b"runtime");
     let phl = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{listed}\n// ===END SHA-256===\n"));
-    let mut e = Engine::new(SiteRules::parse("test\n"), phl, "i");
+    let mut e = Engine::new(SiteRules, phl, "i");
     let rare = sha(b"rare");
     store(&mut e, A, b"runtime", &listed, r#""*""#).unwrap();
     store(&mut e, A, b"rare", &rare, r#""*""#).unwrap();
