@@ -23,14 +23,13 @@ const ready = start();
 
 async function start() {
   await lockDown();
-  const [, psl, phl, estimate, persisted] = await Promise.all([
+  const [, phl, estimate, persisted] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
-    bundled('public_suffix_list.dat'),
     bundled('public_hash_list.txt'),
     navigator.storage.estimate(),
     loadPersisted(),
   ]);
-  const store = new Store(crypto.getRandomValues(new Uint8Array(32)), psl, phl);
+  const store = new Store(crypto.getRandomValues(new Uint8Array(32)), phl);
   store.setDefaultBudget(Math.floor((estimate.quota ?? 0) * DEFAULT_BUDGET_SHARE));
   const restored = store.restore(persisted);
   if (restored.skippedEntries || restored.reset.length) {

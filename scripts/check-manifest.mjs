@@ -16,7 +16,6 @@ const named = [
   ...Object.values(manifest.icons ?? {}),
   'extension/pkg/cos_wasm.js',
   'extension/pkg/cos_wasm_bg.wasm',
-  'extension/pkg/public_suffix_list.dat',
   'extension/pkg/public_hash_list.txt',
 ].filter(Boolean);
 for (const file of named) if (!existsSync(join(root, file))) problems.push(`missing ${file}`);

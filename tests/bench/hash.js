@@ -19,8 +19,7 @@ async function best(runs, fn) {
 
 window.hashBench = async (mib = 64, runs = 3) => {
   await init({ module_or_path: new URL('../../extension/pkg/cos_wasm_bg.wasm', import.meta.url) });
-  const psl = await (await fetch(new URL('../../extension/pkg/public_suffix_list.dat', import.meta.url))).text();
-  const store = new Store(psl, '', 'bench');
+  const store = new Store('', 'bench');
   const size = mib << 20;
   const bytes = new Uint8Array(size);
   for (let off = 0; off < size; off += 65536) crypto.getRandomValues(bytes.subarray(off, off + 65536));

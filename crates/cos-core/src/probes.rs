@@ -117,7 +117,7 @@ mod tests {
     use crate::site::SiteRules;
 
     fn site(origin: &str) -> Site {
-        SiteRules::parse("test\n").site(&Origin::parse(origin).unwrap())
+        SiteRules.site(&Origin::parse(origin).unwrap())
     }
 
     fn hash(i: u32) -> ContentHash {

@@ -75,12 +75,12 @@ fn host_value<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsVa
 
 #[wasm_bindgen]
 impl Store {
-    /// `seed`: 32 bytes from `crypto.getRandomValues`; `psl`: the Public
-    /// Suffix List text; `phl`: the Public Hash List text.
+    /// `seed`: 32 bytes from `crypto.getRandomValues`; `phl`: the bundled
+    /// Public Hash List text. (The Public Suffix List is compiled in.)
     #[wasm_bindgen(constructor)]
-    pub fn new(seed: &[u8], psl: &str, phl: &str) -> Result<Store, JsValue> {
+    pub fn new(seed: &[u8], phl: &str) -> Result<Store, JsValue> {
         let seed: [u8; 32] = seed.try_into().map_err(|_| js_error(CosError::Internal("the seed is 32 bytes".into())))?;
-        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), seed);
+        let engine = Engine::new(SiteRules, PublicHashList::parse(phl), seed);
         Ok(Store { engine: Rc::new(RefCell::new(engine)) })
     }
 

@@ -78,6 +78,9 @@ fn write_then_read_across_sites() {
     assert_eq!(host.temp_count(), 0);
 }
 
+/// Hosts with a trailing dot are sites of their own, as in Chromium: a file
+/// `victim.com.` stored same-site only is not served to `attacker.com.` (both
+/// once fell into the site `com.`), nor across tenants of a private suffix.
 #[test]
 fn a_mismatch_stores_nothing_and_leaves_no_temporary_file() {
     let mut host = MemoryHost::new();
@@ -633,4 +636,20 @@ fn manual_public_hashes_persist_and_can_be_removed() {
     assert!(host.admin(json!({"op": "remove-public-hashes", "hashes": [sha(&file)]})).ok());
     assert!(host.open(C, &sha(&file)).is_err());
     let _ = ChannelId(0);
+}
+
+/// Trailing-dot hosts keep their own site (they used to collapse to the TLD).
+#[test]
+fn trailing_dot_hosts_do_not_share_a_site() {
+    let mut host = MemoryHost::new();
+    for (storer, same_site, attacker) in [
+        ("https://victim.com.", "https://www.victim.com.", "https://attacker.com."),
+        ("https://victim.co.uk.", "https://www.victim.co.uk.", "https://attacker.co.uk."),
+        ("https://a.github.io.", "https://x.a.github.io.", "https://b.github.io."),
+    ] {
+        let data = format!("private to {storer}").into_bytes();
+        assert!(host.store(storer, &data, Value::Null).ok());
+        assert!(host.open(same_site, &sha(&data)).is_ok(), "{same_site}");
+        assert_eq!(host.open(attacker, &sha(&data)), Err("NotFoundError".into()), "{attacker}");
+    }
 }
