@@ -395,7 +395,7 @@ mod usage_tests {
         let sites = SiteRules::parse("test\n");
         let (mut index, hash) = global_entry();
         let empty = PublicHashList::default();
-        let listed = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{H}\n// ===END SHA-256===\n"));
+        let listed = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{H}\n// ===END SHA-256===\n")).unwrap();
         let strict_unlisted = Policy { sites: &sites, strict: Some(&empty) };
         assert!(index.lookup(&hash, &o("https://b.test"), &strict_unlisted).is_none(), "other site");
         assert!(index.lookup(&hash, &o("https://x.a.test"), &strict_unlisted).is_some(), "same site still sees it");

@@ -537,7 +537,7 @@ fn disclosure_matches_the_model() {
         let public: BTreeSet<usize> = (0..files.len()).filter(|_| rng.chance(50)).collect();
         if strict {
             let text = format!("// ===BEGIN SHA-256===\n{}\n// ===END SHA-256===\n", public.iter().map(|&i| hashes[i].as_str()).collect::<Vec<_>>().join("\n"));
-            e = Engine::new(SiteRules::parse("test\nexample\n"), PublicHashList::parse(&text), "i");
+            e = Engine::new(SiteRules::parse("test\nexample\n"), PublicHashList::parse(&text).unwrap(), "i");
             e.admin_request(r#"{"op":"settings","settings":{"strictGlobal":true}}"#).unwrap();
         }
         let mut model: BTreeMap<usize, Model> = BTreeMap::new();

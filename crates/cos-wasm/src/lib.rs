@@ -38,10 +38,11 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsValue> {
 #[wasm_bindgen]
 impl Store {
     /// `psl`: the bundled Public Suffix List; `phl`: the bundled Public Hash
-    /// List; `instance`: a random id of this worker start.
+    /// List (one that does not parse lists nothing: the spec fails closed);
+    /// `instance`: a random id of this worker start.
     #[wasm_bindgen(constructor)]
     pub fn new(psl: &str, phl: &str, instance: &str) -> Store {
-        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl), instance);
+        let engine = Engine::new(SiteRules::parse(psl), PublicHashList::parse(phl).unwrap_or_default(), instance);
         Store { engine: Rc::new(RefCell::new(engine)) }
     }
 

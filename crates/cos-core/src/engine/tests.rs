@@ -389,7 +389,7 @@ fn admin_summary_delete_and_clear() {
 #[test]
 fn strict_privacy_setting_takes_effect_at_once_and_persists() {
     let listed = sha(b"runtime");
-    let phl = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{listed}\n// ===END SHA-256===\n"));
+    let phl = PublicHashList::parse(&format!("// ===BEGIN SHA-256===\n{listed}\n// ===END SHA-256===\n")).unwrap();
     let mut e = Engine::new(SiteRules::parse("test\n"), phl, "i");
     let rare = sha(b"rare");
     store(&mut e, A, b"runtime", &listed, r#""*""#).unwrap();
