@@ -10,26 +10,28 @@ import { loadPersisted, lockDown, saveChanges } from './worker/persist.js';
 import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
+import { loadPublicHashList } from './worker/public-list.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
 /** Share of the disk space the browser grants the extension used when the user set no budget. */
 const DEFAULT_BUDGET_SHARE = 0.5;
 
-const bundled = (/** @type {string} */ name) =>
-  fetch(chrome.runtime.getURL(`extension/pkg/${name}`)).then((r) => r.text());
+/** The Public Hash List shipped with the extension. */
+const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
 const ready = start();
 
 async function start() {
   await lockDown();
-  const [, phl, estimate, persisted] = await Promise.all([
+  const [, estimate, persisted] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
-    bundled('public_hash_list.txt'),
     navigator.storage.estimate(),
     loadPersisted(),
   ]);
-  const store = new Store(crypto.getRandomValues(new Uint8Array(32)), phl);
+  const store = new Store(crypto.getRandomValues(new Uint8Array(32)));
+  // A list that does not verify lists nothing (fail closed), never stops the store.
+  await loadPublicHashList(store, BUNDLED_LIST).catch((e) => console.error('the bundled Public Hash List did not load', e));
   store.setDefaultBudget(Math.floor((estimate.quota ?? 0) * DEFAULT_BUDGET_SHARE));
   const restored = store.restore(persisted);
   if (restored.skippedEntries || restored.reset.length) {

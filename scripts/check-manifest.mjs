@@ -17,6 +17,7 @@ const named = [
   'extension/pkg/cos_wasm.js',
   'extension/pkg/cos_wasm_bg.wasm',
   'extension/pkg/public_hash_list.txt',
+  'extension/pkg/public_hash_list.txt.sha256',
 ].filter(Boolean);
 for (const file of named) if (!existsSync(join(root, file))) problems.push(`missing ${file}`);
 

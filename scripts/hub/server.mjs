@@ -9,6 +9,12 @@
 //   GET|HEAD /onnxruntime/onnxruntime-web/(resolve|raw)/main/<file>
 //                                                  the same files as a Hub repo: Transformers.js can then
 //                                                  learn the .wasm's hash from /raw/ before downloading it
+//   GET|HEAD /public-hash-list/public_hash_list.txt[.sha256]
+//                                                  a Public Hash List of the files hosted here, and its
+//                                                  sidecar, the way the upstream list carries popular Hugging
+//                                                  Face models: in its HUGGING-FACE section, every large file
+//                                                  (what /raw/ answers with an LFS pointer) and the ORT
+//                                                  binaries (.wasm and .mjs glue) served above
 //   GET      /__stats                              {byOrigin: {origin: {bytes, requests: [...]}}}
 //   POST     /__reset                              clears the stats
 //
@@ -16,17 +22,19 @@
 // Port 0 picks a free one; the URL is printed as one JSON line: {"hub":"http://127.0.0.1:PORT"}.
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { cliArg, listen } from '../lib/serve.mjs';
+import { formatPublicHashList, ORT_BINARY, sha256File, sidecar } from '../lib/public-hash-list.mjs';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEFAULT_ROOT = path.join(process.env.COS_CACHE ?? path.join(REPO, '.cache'), 'hub');
 const ORT_DIR = path.join(REPO, 'node_modules', 'onnxruntime-web', 'dist');
 const ORT_REPO = 'onnxruntime/onnxruntime-web';
 const LFS_MIN_SIZE = 1024 * 1024;
+const PHL_PATH = '/public-hash-list/public_hash_list.txt';
 
 const TYPES = {
   '.json': 'application/json; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
@@ -72,17 +80,42 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
 
   function sha256(file, info) {
     const key = `${file}:${info.mtimeMs}:${info.size}`;
-    if (!shaCache.has(key)) {
-      shaCache.set(key, new Promise((resolve, reject) => {
-        const h = createHash('sha256');
-        createReadStream(file).on('data', (c) => h.update(c)).on('error', reject)
-          .on('end', () => resolve(h.digest('hex')));
-      }));
-    }
+    if (!shaCache.has(key)) shaCache.set(key, sha256File(file));
     return shaCache.get(key);
   }
 
   const isLfs = (file, info) => file.endsWith('.onnx') || info.size > LFS_MIN_SIZE;
+
+  /** Every regular file under `dir`, as [path relative to dir, full path, stat], sorted by path. */
+  async function filesUnder(dir) {
+    const found = [];
+    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+      const file = path.join(entry.parentPath, entry.name);
+      const info = entry.isFile() && await fileInfo(file);
+      if (info) found.push([path.relative(dir, file).split(path.sep).join('/'), file, info]);
+    }
+    return found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The list of what this hub hosts; rebuilt per request (hashes are cached), so it follows the files. */
+  async function publicHashList() {
+    const ortVersion = await readFile(path.join(ortDir, '..', 'package.json'), 'utf8')
+      .then((json) => `@${JSON.parse(json).version}`, () => '');
+    const huggingFace = [];
+    for (const [rel, file, info] of await filesUnder(root)) {
+      if (isLfs(file, info)) huggingFace.push({ hash: await sha256(file, info), source: rel });
+    }
+    for (const [rel, file, info] of await filesUnder(ortDir)) {
+      if (ORT_BINARY.test(rel)) huggingFace.push({ hash: await sha256(file, info), source: `onnxruntime-web${ortVersion}/dist/${rel}` });
+    }
+    // Named by its content: the same files give the same version.
+    const digest = createHash('sha256').update(huggingFace.map((e) => e.hash).sort().join('\n')).digest('hex');
+    return formatPublicHashList({
+      header: ['Cross-Origin Storage Public Hash List of the local model hub (scripts/hub/server.mjs).'],
+      version: `local-hub-1 (${huggingFace.length} files, ${digest.slice(0, 16)})`,
+      sections: { huggingFace },
+    });
+  }
 
   function record(req, pathname, status, bytes) {
     const origin = requesterOrigin(req);
@@ -152,6 +185,12 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
       return json(req, res, pathname, 405, { error: 'Method not allowed' });
     }
 
+    if (pathname === PHL_PATH || pathname === `${PHL_PATH}.sha256`) {
+      const list = await publicHashList();
+      const body = pathname === PHL_PATH ? list : sidecar(list, path.basename(PHL_PATH));
+      return send(req, res, pathname, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }, body);
+    }
+
     let rel = null;
     try { rel = decodeURIComponent(pathname); } catch { /* malformed escape: 404 below */ }
     const ort = rel && /^\/ort\/([^/]+)$/.exec(rel);
@@ -175,16 +214,8 @@ export async function startHub({ port = 0, root = DEFAULT_ROOT, host = '127.0.0.
     return sendFile(req, res, pathname, file, info, oid ? { ETag: `"${oid}"` } : {});
   }
 
-  // Hash the large files up front so the first /raw/ request does not wait on it.
-  async function prehash(dir) {
-    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-      if (!entry.isFile()) continue;
-      const file = path.join(entry.parentPath, entry.name);
-      const info = await fileInfo(file);
-      if (info && isLfs(file, info)) await sha256(file, info);
-    }
-  }
-  await prehash(root);
+  // Hashes every listed file up front, so neither the first /raw/ request nor the list waits on it.
+  await publicHashList();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {

@@ -9,7 +9,7 @@ mod pump;
 use convert::{from_host, from_page, to_js};
 use cos_core::engine::step::{Caller, ChannelId, Data, Outcome, TaskId};
 use cos_core::engine::Persisted;
-use cos_core::public_hash_list::PublicHashList;
+use cos_core::public_hash_list::{PhlParser, PublicHashList};
 use cos_core::{CosError, Engine, SiteRules};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,6 +34,8 @@ export interface Changes {
   entries: Array<{ hash: string; entry: object | null }>;
   totals: object | null;
   settings: object | null;
+  probes: Array<{ site: string; window: object | null }>;
+  manualHashes: string[] | null;
 }
 /** The next storage step of a task (see cos-core `engine::step::Step`). */
 export type Step =
@@ -51,9 +53,41 @@ export type Step =
   | { do: 'list-blobs'; task: number }
   | { do: 'clear-temps'; task: number }
   | { do: 'done'; task: number; reply: Reply | null };
-export interface Persisted { entries: object[]; totals: object | null; settings: object | null }
+export interface PublicHashListInfo { version: string | null; commit: string | null; count: number; sections: Record<string, number>; malformedLines: number }
+export interface Persisted {
+  entries: unknown[];
+  totals: unknown;
+  settings: unknown;
+  probes: Array<[string, unknown]>;
+  manualHashes: unknown;
+}
 export interface Restored { skippedEntries: number; reset: string[] }
 "#;
+
+/// Reads a Public Hash List in pieces, so an 88 MB list never sits whole in
+/// the engine's memory.
+#[wasm_bindgen]
+pub struct PublicHashListLoader {
+    parser: PhlParser,
+}
+
+#[wasm_bindgen]
+impl PublicHashListLoader {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> PublicHashListLoader {
+        PublicHashListLoader { parser: PhlParser::new() }
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.parser.feed(chunk);
+    }
+}
+
+impl Default for PublicHashListLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 #[wasm_bindgen]
 pub struct Store {
@@ -75,13 +109,25 @@ fn host_value<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsVa
 
 #[wasm_bindgen]
 impl Store {
-    /// `seed`: 32 bytes from `crypto.getRandomValues`; `phl`: the bundled
-    /// Public Hash List text. (The Public Suffix List is compiled in.)
+    /// `seed`: 32 bytes from `crypto.getRandomValues`. The store starts
+    /// with an empty Public Hash List (nothing is global until a list that
+    /// verifies is loaded: the spec fails closed). The Public Suffix List is
+    /// compiled in.
     #[wasm_bindgen(constructor)]
-    pub fn new(seed: &[u8], phl: &str) -> Result<Store, JsValue> {
+    pub fn new(seed: &[u8]) -> Result<Store, JsValue> {
         let seed: [u8; 32] = seed.try_into().map_err(|_| js_error(CosError::Internal("the seed is 32 bytes".into())))?;
-        let engine = Engine::new(SiteRules, PublicHashList::parse(phl), seed);
+        let engine = Engine::new(SiteRules, PublicHashList::default(), seed);
         Ok(Store { engine: Rc::new(RefCell::new(engine)) })
+    }
+
+    /// Uses the list `loader` read, if its text hashes to `sidecar` (the
+    /// `.sha256` file); otherwise keeps the current list and throws.
+    #[wasm_bindgen(js_name = usePublicHashList, unchecked_return_type = "PublicHashListInfo")]
+    pub fn use_public_hash_list(&self, loader: PublicHashListLoader, sidecar: &str) -> Result<JsValue, JsValue> {
+        let list = loader.parser.finish_verified(sidecar).map_err(|e| js_error(CosError::Internal(e.to_string())))?;
+        let info = cos_core::public_hash_list::Info::of(&list);
+        self.engine.borrow_mut().set_public_hashes(list);
+        Ok(to_js(&info))
     }
 
     /// Loads the persisted records; says what it could not use.
@@ -95,6 +141,10 @@ impl Store {
         }
         records.totals = host_value(&field("totals"))?;
         records.settings = host_value(&field("settings"))?;
+        records.manual_hashes = host_value(&field("manualHashes"))?;
+        for pair in js_sys::Array::from(&field("probes")).iter() {
+            records.probes.push(host_value(&pair)?);
+        }
         Ok(to_js(&self.engine.borrow_mut().restore(records)))
     }
 
