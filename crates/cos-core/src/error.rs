@@ -123,9 +123,6 @@ mod tests {
         ] {
             assert_eq!(e.dom_name(), "TypeError", "{e}");
         }
-        assert_eq!(
-            CosError::IntegrityMismatch { expected: "a".into(), actual: "b".into() }.dom_name(),
-            "DataError"
-        );
+        assert_eq!(CosError::IntegrityMismatch { expected: "a".into(), actual: "b".into() }.dom_name(), "DataError");
     }
 }

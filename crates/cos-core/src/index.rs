@@ -385,7 +385,10 @@ mod usage_tests {
         let mut index = Index::default();
         let hash = ContentHash::from_hex(H).unwrap();
         let storer = o("https://a.test");
-        index.record_write(Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" }, 1);
+        index.record_write(
+            Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" },
+            1,
+        );
         index.drain_changes();
         (index, hash)
     }

@@ -40,7 +40,9 @@ pub enum PageRequest {
         origins: Option<OriginsArg>,
     },
     /// `getFile()` on a read handle.
-    Read { hash: HashArg },
+    Read {
+        hash: HashArg,
+    },
     /// `createWritable()` on a create handle.
     WriteBegin {
         hash: HashArg,
@@ -53,10 +55,20 @@ pub enum PageRequest {
         #[serde(default)]
         position: Option<u64>,
     },
-    Seek { session: String, position: u64 },
-    Truncate { session: String, size: u64 },
-    Close { session: String },
-    Abort { session: String },
+    Seek {
+        session: String,
+        position: u64,
+    },
+    Truncate {
+        session: String,
+        size: u64,
+    },
+    Close {
+        session: String,
+    },
+    Abort {
+        session: String,
+    },
 }
 
 /// Requests from the extension's own pages (popup, settings): the user's
@@ -70,11 +82,17 @@ pub enum AdminRequest {
         #[serde(default)]
         origin: Option<String>,
     },
-    Delete { hash: ContentHash },
+    Delete {
+        hash: ContentHash,
+    },
     /// Delete every file that only origins of this site stored or used.
-    DeleteSite { origin: String },
+    DeleteSite {
+        origin: String,
+    },
     Clear {},
-    Settings { settings: Settings },
+    Settings {
+        settings: Settings,
+    },
 }
 
 fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
@@ -120,24 +138,48 @@ impl AdminRequest {
 #[serde(tag = "do", rename_all = "kebab-case")]
 pub enum Step {
     /// Answer the page with `value`.
-    Reply { value: serde_json::Value },
+    Reply {
+        value: serde_json::Value,
+    },
     /// Answer with the stored file `blobs/<hash>`.
-    ReadFile { hash: ContentHash, size: u64 },
+    ReadFile {
+        hash: ContentHash,
+        size: u64,
+    },
     /// Create the session's temporary file; answer `{session}`.
-    OpenTemp { session: String },
+    OpenTemp {
+        session: String,
+    },
     /// Stream the request's data (Blob or bytes) into the temporary file at `at`, feeding the engine.
-    WriteData { session: String, at: u64 },
-    Truncate { session: String, size: u64 },
+    WriteData {
+        session: String,
+        at: u64,
+    },
+    Truncate {
+        session: String,
+        size: u64,
+    },
     /// Close the temporary file, stream all `size` bytes of it through the
     /// engine, then send the same close request again.
-    FullHash { session: String, size: u64 },
+    FullHash {
+        session: String,
+        size: u64,
+    },
     /// Verified. One commit at a time: move the temporary file to
     /// `blobs/<hash>` (or delete it if `Engine::is_stored`), then commit the session.
-    Commit { session: String, hash: ContentHash },
+    Commit {
+        session: String,
+        hash: ContentHash,
+    },
     /// Delete the session's temporary file; answer `{}`.
-    Discard { session: String },
+    Discard {
+        session: String,
+    },
     /// Persist the index, then delete these stored files; answer `value`.
-    DeleteFiles { hashes: Vec<ContentHash>, value: serde_json::Value },
+    DeleteFiles {
+        hashes: Vec<ContentHash>,
+        value: serde_json::Value,
+    },
 }
 
 #[cfg(test)]

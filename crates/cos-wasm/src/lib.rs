@@ -81,7 +81,13 @@ impl Store {
 
     /// One page request; returns the next `Step` as JSON.
     #[wasm_bindgen(js_name = pageRequest)]
-    pub fn page_request(&self, caller: &str, json: &str, blob_size: Option<f64>, now_ms: f64) -> Result<String, JsValue> {
+    pub fn page_request(
+        &self,
+        caller: &str,
+        json: &str,
+        blob_size: Option<f64>,
+        now_ms: f64,
+    ) -> Result<String, JsValue> {
         let blob_size = blob_size.map(|s| s as u64);
         let step = self.engine.borrow_mut().page_request(caller, json, blob_size, now_ms as u64).map_err(js_error)?;
         Ok(to_json(&step))

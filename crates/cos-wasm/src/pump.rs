@@ -51,7 +51,9 @@ impl Store {
             let mut buf = Vec::new();
             loop {
                 let read: ReadableStreamReadResult =
-                    JsFuture::from(reader.read_with_array_buffer_view(view.as_ref() as &Object)).await?.unchecked_into();
+                    JsFuture::from(reader.read_with_array_buffer_view(view.as_ref() as &Object))
+                        .await?
+                        .unchecked_into();
                 if read.get_done().unwrap_or(true) {
                     break;
                 }

@@ -30,13 +30,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
             _ => paths.push(PathBuf::from(arg)),
         }
     }
-    let [input, out_dir] = <[PathBuf; 2]>::try_from(paths)
-        .map_err(|paths| format!("expected 2 paths, got {}", paths.len()))?;
-    Ok(Args {
-        input,
-        out_dir,
-        typescript,
-    })
+    let [input, out_dir] =
+        <[PathBuf; 2]>::try_from(paths).map_err(|paths| format!("expected 2 paths, got {}", paths.len()))?;
+    Ok(Args { input, out_dir, typescript })
 }
 
 fn main() -> ExitCode {
@@ -50,23 +46,13 @@ fn main() -> ExitCode {
     // The same settings as `wasm-bindgen --target web [--no-typescript]`:
     // the library's default omits the glue's fallback `new URL(.., import.meta.url)`,
     // the CLI's does not.
-    let generated = Bindgen::new()
-        .input_path(&args.input)
-        .web(true)
-        .and_then(|bindgen| {
-            bindgen
-                .typescript(args.typescript)
-                .omit_default_module_path(false)
-                .generate(&args.out_dir)
-        });
+    let generated = Bindgen::new().input_path(&args.input).web(true).and_then(|bindgen| {
+        bindgen.typescript(args.typescript).omit_default_module_path(false).generate(&args.out_dir)
+    });
     match generated {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!(
-                "wasm-bindgen-runner: {} -> {}: {err:#}",
-                args.input.display(),
-                args.out_dir.display()
-            );
+            eprintln!("wasm-bindgen-runner: {} -> {}: {err:#}", args.input.display(), args.out_dir.display());
             ExitCode::FAILURE
         }
     }

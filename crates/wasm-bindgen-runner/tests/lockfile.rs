@@ -16,10 +16,7 @@ fn locked_versions(lock: &str, crate_name: &str) -> Vec<String> {
     lock.split("[[package]]")
         .filter(|entry| entry.lines().any(|line| line == name_line))
         .filter_map(|entry| {
-            entry.lines().find_map(|line| {
-                line.strip_prefix("version = \"")
-                    .and_then(|rest| rest.strip_suffix('"'))
-            })
+            entry.lines().find_map(|line| line.strip_prefix("version = \"").and_then(|rest| rest.strip_suffix('"')))
         })
         .map(str::to_owned)
         .collect()
@@ -41,10 +38,7 @@ fn cli_support_and_runtime_resolve_to_one_version() {
     let runtime = locked_versions(&lock, "wasm-bindgen");
     let cli = locked_versions(&lock, "wasm-bindgen-cli-support");
     assert_eq!(runtime.len(), 1, "wasm-bindgen in Cargo.lock: {runtime:?}");
-    assert_eq!(
-        runtime, cli,
-        "Cargo.lock resolves wasm-bindgen {runtime:?} but wasm-bindgen-cli-support {cli:?}"
-    );
+    assert_eq!(runtime, cli, "Cargo.lock resolves wasm-bindgen {runtime:?} but wasm-bindgen-cli-support {cli:?}");
 }
 
 #[test]

@@ -39,7 +39,14 @@ fn open(e: &mut Engine, caller: &str, hex: &str) -> Result<Step> {
 
 /// Drives a whole write at time `now` the way the worker does; returns the
 /// placement and the commit reply.
-fn store_at(e: &mut Engine, now: u64, caller: &str, bytes: &[u8], declared: &str, origins: &str) -> Result<(Placement, Value)> {
+fn store_at(
+    e: &mut Engine,
+    now: u64,
+    caller: &str,
+    bytes: &[u8],
+    declared: &str,
+    origins: &str,
+) -> Result<(Placement, Value)> {
     let begin = format!(r#"{{"op":"write-begin","hash":{},"origins":{origins}}}"#, hash_arg(declared));
     let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now)? else { panic!("no temp") };
     for chunk in bytes.chunks(4) {
