@@ -61,6 +61,7 @@
     });
   }
 
+  /** @param {{ name?: string, message?: string }} [error] the worker's `{name, message}` */
   function toError({ name, message } = {}) {
     return name === 'TypeError' ? new TypeError(message) : new DOMException(message, name || 'UnknownError');
   }

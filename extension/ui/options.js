@@ -16,14 +16,14 @@ function render() {
   $('budget-current').textContent = formatBytes(budgetBytes);
   $('budget-kind').textContent = settings.budgetBytes === null ? 'the default' : 'your';
   $('budget-default').textContent = formatBytes(defaultBudgetBytes);
-  $('budget-reset').disabled = settings.budgetBytes === null;
-  $('strict').checked = settings.strictGlobal;
+  /** @type {HTMLButtonElement} */ ($('budget-reset')).disabled = settings.budgetBytes === null;
+  /** @type {HTMLInputElement} */ ($('strict')).checked = settings.strictGlobal;
   $('phl-count').textContent = `${publicHashCount} ${noun(publicHashCount, 'hash', 'hashes')}`;
   // Leave the field alone while the user is typing in it.
   if (document.activeElement !== $('budget-value')) {
     const unit = budgetBytes >= GIB ? GIB : MIB;
-    $('budget-unit').value = String(unit);
-    $('budget-value').value = +(budgetBytes / unit).toFixed(2);
+    /** @type {HTMLSelectElement} */ ($('budget-unit')).value = String(unit);
+    /** @type {HTMLInputElement} */ ($('budget-value')).value = String(+(budgetBytes / unit).toFixed(2));
   }
 }
 
@@ -51,14 +51,17 @@ async function save(change, done) {
 
 $('budget-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  const bytes = Math.round(Number($('budget-value').value) * Number($('budget-unit').value));
+  const value = /** @type {HTMLInputElement} */ ($('budget-value')).value;
+  const unit = /** @type {HTMLSelectElement} */ ($('budget-unit')).value;
+  const bytes = Math.round(Number(value) * Number(unit));
   $('budget-value').blur();
   save({ budgetBytes: bytes }, `Budget set to ${formatBytes(bytes)}.`);
 });
 $('budget-reset').addEventListener('click', () => save({ budgetBytes: null }, 'Budget reset to the default.'));
-$('strict').addEventListener('change', (event) =>
-  save({ strictGlobal: event.target.checked }, `Stricter privacy ${event.target.checked ? 'on' : 'off'}.`),
-);
+$('strict').addEventListener('change', (event) => {
+  const on = /** @type {HTMLInputElement} */ (event.target).checked;
+  save({ strictGlobal: on }, `Stricter privacy ${on ? 'on' : 'off'}.`);
+});
 
 async function showPublicHashList() {
   const response = await fetch(chrome.runtime.getURL('extension/pkg/public_hash_list.txt'));

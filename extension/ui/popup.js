@@ -64,8 +64,8 @@ function fileItem(e) {
 }
 
 function shownEntries() {
-  const byUse = $('sort').value === 'used';
-  const entries = summary.entries.filter((e) => !$('this-site').checked || touchesSite(e));
+  const byUse = /** @type {HTMLSelectElement} */ ($('sort')).value === 'used';
+  const entries = summary.entries.filter((e) => !/** @type {HTMLInputElement} */ ($('this-site')).checked || touchesSite(e));
   return entries.sort((a, b) => (byUse ? b.lastUsedMs - a.lastUsedMs : b.size - a.size) || a.hash.localeCompare(b.hash));
 }
 
@@ -89,7 +89,7 @@ function render() {
   if (tab) {
     const only = entries.filter(onlyThisSite);
     $('delete-site').textContent = only.length ? `Delete ${files(only.length)} used only by ${tab.host}` : `No files used only by ${tab.host}`;
-    $('delete-site').disabled = only.length === 0;
+    /** @type {HTMLButtonElement} */ ($('delete-site')).disabled = only.length === 0;
   }
 }
 
@@ -106,7 +106,7 @@ async function refresh() {
 
 /** Asks with the in-page dialog (window.confirm would block the page and cannot be styled or tested). */
 function confirmed(text) {
-  const dialog = $('confirm');
+  const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
   $('confirm-text').textContent = text;
   dialog.returnValue = '';
   dialog.showModal();
@@ -125,7 +125,8 @@ async function act(question, request) {
 }
 
 $('files').addEventListener('click', async (event) => {
-  const button = event.target.closest('button[data-action]');
+  const target = /** @type {Element} */ (event.target);
+  const button = /** @type {HTMLButtonElement | null} */ (target.closest('button[data-action]'));
   if (!button) return;
   const entry = summary.entries.find((e) => e.hash === button.closest('li').dataset.hash);
   if (!entry) return;
@@ -157,7 +158,7 @@ $('clear').addEventListener('click', () => {
 $('sort').addEventListener('change', render);
 $('this-site').addEventListener('change', render);
 $('open-settings').addEventListener('click', () => chrome.runtime.openOptionsPage());
-$('readme').href = chrome.runtime.getURL('README.md');
+/** @type {HTMLAnchorElement} */ ($('readme')).href = chrome.runtime.getURL('README.md');
 
 async function start() {
   const origin = await activeOrigin().catch(() => null);

@@ -60,8 +60,10 @@ export const test = base.extend({
     await use(dir);
     await rm(dir, { recursive: true, force: true });
   },
-  context: async ({ server, userDataDir }, use) => {
-    const context = await launchBrowser(userDataDir, server);
+  /** The unpacked extension each test loads (package.spec.mjs: the scripts/package zip, unpacked). */
+  extensionDir: [EXTENSION_DIR, { option: true, scope: 'worker' }],
+  context: async ({ server, userDataDir, extensionDir }, use) => {
+    const context = await launchBrowser(userDataDir, server, { extensionDir });
     await use(context);
     await context.close();
   },

@@ -44,7 +44,9 @@ pub enum CosError {
     EmptyWrite,
 
     /// More of the file was never written than the store will hash on the page's behalf.
-    #[error("{unwritten} bytes of the file were never written (a gap or a truncate beyond the end); nothing was stored")]
+    #[error(
+        "{unwritten} bytes of the file were never written (a gap or a truncate beyond the end); nothing was stored"
+    )]
     Unwritten { unwritten: u64 },
 
     #[error("this writable is no longer open (closed, aborted, or the extension restarted)")]

@@ -236,7 +236,7 @@ impl Index {
         });
         entry.last_used_ms = now_ms;
         self.changed.insert(hash.clone());
-        entry.widen(storer, visibility)
+        entry.widen(storer, visibility);
     }
 
     /// Loads a persisted entry (worker start). Not recorded as a change.
@@ -322,7 +322,11 @@ mod tests {
             };
             assert_eq!(grant(listed), expected, "{name}: listed");
             assert_eq!(grant(stranger), (name == "global").then_some(Grant::Global), "{name}: stranger");
-            assert_eq!(grant(other_scheme), (name == "global").then_some(Grant::Global), "{name}: other scheme is another site");
+            assert_eq!(
+                grant(other_scheme),
+                (name == "global").then_some(Grant::Global),
+                "{name}: other scheme is another site"
+            );
         }
     }
 
@@ -412,7 +416,10 @@ mod usage_tests {
         let mut index = Index::default();
         let hash = ContentHash::from_hex(H).unwrap();
         let storer = o("https://a.test");
-        index.record_write(Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" }, 1);
+        index.record_write(
+            Write { hash: &hash, size: 100, storer: &storer, visibility: &Visibility::Global, kind: "wasm" },
+            1,
+        );
         index.drain_changes();
         (index, hash)
     }

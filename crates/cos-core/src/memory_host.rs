@@ -215,7 +215,8 @@ impl MemoryHost {
             }
             run.holds.push(key);
         }
-        let step = std::mem::replace(&mut self.running.get_mut(&id).unwrap().step, Step::Done { task: id, reply: None });
+        let step =
+            std::mem::replace(&mut self.running.get_mut(&id).unwrap().step, Step::Done { task: id, reply: None });
         let outcome = self.perform(id, &step);
         let next = self.engine.resume(id, outcome, 0);
         let run = self.running.get_mut(&id).unwrap();
@@ -280,7 +281,9 @@ impl MemoryHost {
                 let payload = self.running[&id].payload.clone().expect("a write carries data");
                 let bytes = payload.bytes();
                 assert_eq!(bytes.len() as u64, *len, "the engine planned the data's length");
-                let Some(temp) = self.temps.get_mut(session).filter(|t| t.open) else { return failed("InvalidStateError") };
+                let Some(temp) = self.temps.get_mut(session).filter(|t| t.open) else {
+                    return failed("InvalidStateError");
+                };
                 let end = *at as usize + bytes.len();
                 if temp.bytes.len() < end {
                     temp.bytes.resize(end, 0);
@@ -400,7 +403,11 @@ impl MemoryHost {
     }
 
     pub fn store_as(&mut self, origin: &str, bytes: &[u8], declared: &str, origins: Value, blob: bool) -> Finished {
-        let begin = self.page(origin, serde_json::json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}), None);
+        let begin = self.page(
+            origin,
+            serde_json::json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}),
+            None,
+        );
         let Some(session) = begin.json()["value"]["session"].as_str().map(str::to_owned) else { return begin };
         let payload = if blob { Payload::Blob(bytes.to_vec()) } else { Payload::Bytes(bytes.to_vec()) };
         let write = self.page(origin, serde_json::json!({"op": "write", "session": session}), Some(payload));

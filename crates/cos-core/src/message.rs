@@ -95,7 +95,9 @@ pub enum PageRequest {
         origins: Option<OriginsArg>,
     },
     /// `getFile()` on a read handle.
-    Read { hash: HashArg },
+    Read {
+        hash: HashArg,
+    },
     /// `createWritable()` on a create handle.
     WriteBegin {
         hash: HashArg,
@@ -108,10 +110,20 @@ pub enum PageRequest {
         #[serde(default)]
         position: Option<u64>,
     },
-    Seek { session: String, position: u64 },
-    Truncate { session: String, size: u64 },
-    Close { session: String },
-    Abort { session: String },
+    Seek {
+        session: String,
+        position: u64,
+    },
+    Truncate {
+        session: String,
+        size: u64,
+    },
+    Close {
+        session: String,
+    },
+    Abort {
+        session: String,
+    },
 }
 
 /// Requests from the extension's own pages (popup, settings): the user's
@@ -125,15 +137,25 @@ pub enum AdminRequest {
         #[serde(default)]
         origin: Option<String>,
     },
-    Delete { hash: ContentHash },
+    Delete {
+        hash: ContentHash,
+    },
     /// The user adds files to the Public Hash List's manual section
     /// (the settings page hashes the files they pick).
-    AddPublicHashes { hashes: Vec<ContentHash> },
-    RemovePublicHashes { hashes: Vec<ContentHash> },
+    AddPublicHashes {
+        hashes: Vec<ContentHash>,
+    },
+    RemovePublicHashes {
+        hashes: Vec<ContentHash>,
+    },
     /// Delete every file that only origins of this site stored or used.
-    DeleteSite { origin: String },
+    DeleteSite {
+        origin: String,
+    },
     Clear {},
-    Settings { settings: Settings },
+    Settings {
+        settings: Settings,
+    },
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {

@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn both_the_caller_and_the_top_level_site_must_have_room() {
         let mut p = Probes::default();
-        let (tracker, news, shop) = (site("https://tracker.test"), site("https://news.test"), site("https://shop.test"));
+        let (tracker, news, shop) =
+            (site("https://tracker.test"), site("https://news.test"), site("https://shop.test"));
         for i in 0..3 {
             assert!(p.charge(&[&tracker, &news], &hash(i), 3, 1));
         }

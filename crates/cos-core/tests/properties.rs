@@ -56,7 +56,11 @@ fn seed() -> u64 {
 
 /// Total cases for all properties; each property takes a share.
 fn total_cases() -> usize {
-    std::env::var("COS_PROPERTY_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) { 100_000 } else { 1_000_000 })
+    std::env::var("COS_PROPERTY_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    })
 }
 
 fn share(percent: usize) -> usize {
@@ -93,17 +97,64 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 const OPS: [&str; 16] = [
-    "open", "read", "write-begin", "write", "seek", "truncate", "close", "abort", "summary", "delete",
-    "delete-site", "clear", "settings", "OPEN", "list", "",
+    "open",
+    "read",
+    "write-begin",
+    "write",
+    "seek",
+    "truncate",
+    "close",
+    "abort",
+    "summary",
+    "delete",
+    "delete-site",
+    "clear",
+    "settings",
+    "OPEN",
+    "list",
+    "",
 ];
 const KEYS: [&str; 20] = [
-    "op", "hash", "algorithm", "value", "create", "origins", "session", "position", "size", "settings",
-    "budgetBytes", "strictGlobal", "origin", "caller", "sender", "__proto__", "data", "id", "request", "x",
+    "op",
+    "hash",
+    "algorithm",
+    "value",
+    "create",
+    "origins",
+    "session",
+    "position",
+    "size",
+    "settings",
+    "budgetBytes",
+    "strictGlobal",
+    "origin",
+    "caller",
+    "sender",
+    "__proto__",
+    "data",
+    "id",
+    "request",
+    "x",
 ];
 const STRINGS: [&str; 18] = [
-    "SHA-256", "sha-256", "SHA-1", "SHA-512", "md5", "*", "null", "https://a.test", "https://b.test",
-    "http://a.test", "data:,x", "blob:https://a.test/1", "file://", "chrome-extension://abc", "i-1", "../../x",
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "\u{0}\u{ffff}\u{1F600}",
+    "SHA-256",
+    "sha-256",
+    "SHA-1",
+    "SHA-512",
+    "md5",
+    "*",
+    "null",
+    "https://a.test",
+    "https://b.test",
+    "http://a.test",
+    "data:,x",
+    "blob:https://a.test/1",
+    "file://",
+    "chrome-extension://abc",
+    "i-1",
+    "../../x",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "\u{0}\u{ffff}\u{1F600}",
 ];
 
 fn random_string(rng: &mut Rng) -> String {
@@ -192,7 +243,12 @@ fn valid_request(rng: &mut Rng) -> String {
     let session = json_string(&format!("i-{}", rng.below(5)));
     let n = rng.below(1 << 20);
     match rng.below(13) {
-        0 => format!("{{\"op\":\"open\",\"hash\":{},\"create\":{},\"origins\":{}}}", hash_json(rng), rng.chance(50), origins_json(rng)),
+        0 => format!(
+            "{{\"op\":\"open\",\"hash\":{},\"create\":{},\"origins\":{}}}",
+            hash_json(rng),
+            rng.chance(50),
+            origins_json(rng)
+        ),
         1 => format!("{{\"op\":\"open\",\"hash\":{}}}", hash_json(rng)),
         2 => format!("{{\"op\":\"read\",\"hash\":{}}}", hash_json(rng)),
         3 => format!("{{\"op\":\"write-begin\",\"hash\":{},\"origins\":{}}}", hash_json(rng), origins_json(rng)),
@@ -204,7 +260,9 @@ fn valid_request(rng: &mut Rng) -> String {
         9 => "{\"op\":\"summary\"}".into(),
         10 => format!("{{\"op\":\"delete\",\"hash\":{}}}", json_string(&hex(rng, 64))),
         11 => format!("{{\"op\":\"delete-site\",\"origin\":{}}}", json_string(&gen_origin(rng).0)),
-        _ => format!("{{\"op\":\"settings\",\"settings\":{{\"budgetBytes\":{n},\"strictGlobal\":{}}}}}", rng.chance(50)),
+        _ => {
+            format!("{{\"op\":\"settings\",\"settings\":{{\"budgetBytes\":{n},\"strictGlobal\":{}}}}}", rng.chance(50))
+        }
     }
 }
 
@@ -234,7 +292,8 @@ fn mutate(rng: &mut Rng, s: &str) -> String {
             5 => {
                 // Replace a value after some colon with any JSON value.
                 if let Some(colon) = bytes[at..].iter().position(|&b| b == b':').map(|p| p + at) {
-                    let end = bytes[colon..].iter().position(|&b| b == b',' || b == b'}').map_or(bytes.len(), |p| p + colon);
+                    let end =
+                        bytes[colon..].iter().position(|&b| b == b',' || b == b'}').map_or(bytes.len(), |p| p + colon);
                     let value = random_json(rng, 2);
                     bytes.splice(colon + 1..end, value.into_bytes());
                 }
@@ -258,9 +317,16 @@ fn mutate(rng: &mut Rng, s: &str) -> String {
 /// Rare, expensive shapes: huge strings, deep nesting, long lists.
 fn huge_request(rng: &mut Rng) -> String {
     match rng.below(5) {
-        0 => format!("{{\"op\":\"read\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{}\"}}}}", "a".repeat(MAX_REQUEST_BYTES - 60 + rng.below(120))),
+        0 => format!(
+            "{{\"op\":\"read\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{}\"}}}}",
+            "a".repeat(MAX_REQUEST_BYTES - 60 + rng.below(120))
+        ),
         1 => format!("{}{}", "[".repeat(200 + rng.below(5000)), "]".repeat(rng.below(5000))),
-        2 => format!("{{\"op\":\"open\",\"hash\":{},\"origins\":[{}]}}", hash_json(rng), vec!["\"https://a.test\""; 2000 + rng.below(2000)].join(",")),
+        2 => format!(
+            "{{\"op\":\"open\",\"hash\":{},\"origins\":[{}]}}",
+            hash_json(rng),
+            vec!["\"https://a.test\""; 2000 + rng.below(2000)].join(",")
+        ),
         3 => format!("{{\"op\":\"write\",\"session\":\"{}\"}}", "s".repeat(rng.below(70_000))),
         _ => "{\"a\":".repeat(rng.below(300)),
     }
@@ -272,9 +338,35 @@ fn huge_request(rng: &mut Rng) -> String {
 fn gen_origin(rng: &mut Rng) -> (String, bool) {
     let good_schemes = ["https", "http", "wss", "chrome-extension", "x+y.z-1"];
     let bad_schemes = ["HTTPS", "", "1http", "ht tp", "h\u{e9}"];
-    let good_hosts = ["a.test", "sub.a.test", "b.test", "127.0.0.1", "[::1]", "xn--bcher-kva.example", "local_host", "a-b.c", "a.test.", ".a.test", "a..test"];
-    let bad_hosts = ["A.test", "", "b\u{fc}cher.example", "user@a.test", "[::1", "[::g]", "a test", "[]", "127.1", "127.0.0.1.", "a.123", "[0:0::1]"];
-    let (scheme, mut valid) = if rng.chance(90) { (*rng.pick(&good_schemes), true) } else { (*rng.pick(&bad_schemes), false) };
+    let good_hosts = [
+        "a.test",
+        "sub.a.test",
+        "b.test",
+        "127.0.0.1",
+        "[::1]",
+        "xn--bcher-kva.example",
+        "local_host",
+        "a-b.c",
+        "a.test.",
+        ".a.test",
+        "a..test",
+    ];
+    let bad_hosts = [
+        "A.test",
+        "",
+        "b\u{fc}cher.example",
+        "user@a.test",
+        "[::1",
+        "[::g]",
+        "a test",
+        "[]",
+        "127.1",
+        "127.0.0.1.",
+        "a.123",
+        "[0:0::1]",
+    ];
+    let (scheme, mut valid) =
+        if rng.chance(90) { (*rng.pick(&good_schemes), true) } else { (*rng.pick(&bad_schemes), false) };
     let host = if rng.chance(90) {
         *rng.pick(&good_hosts)
     } else {
@@ -283,14 +375,19 @@ fn gen_origin(rng: &mut Rng) -> (String, bool) {
     };
     let port = match rng.below(10) {
         0..=5 => String::new(),
-        6 | 7 => format!(":{}", 1 + rng.below(65535)).replace(":443", ":444").replace(":80", ":81").replace(":21", ":22"),
+        6 | 7 => {
+            format!(":{}", 1 + rng.below(65535)).replace(":443", ":444").replace(":80", ":81").replace(":21", ":22")
+        }
         _ => {
             valid = false;
             rng.pick(&[":", ":0", ":65536", ":080", ":-1", ":1a", ":99999999999999999999"]).to_string()
         }
     };
     // Default ports are refused; keep the scheme's default out of the "valid" ports above.
-    let port = if !port.is_empty() && valid && matches!((scheme, port.as_str()), ("http" | "wss", ":80") | ("https", ":443")) {
+    let port = if !port.is_empty()
+        && valid
+        && matches!((scheme, port.as_str()), ("http" | "wss", ":80") | ("https", ":443"))
+    {
         ":8080".to_string()
     } else {
         port
@@ -340,8 +437,13 @@ const PAGE_SCHEMA: [(&str, &[&str]); 8] = [
     ("close", &["session"]),
     ("abort", &["session"]),
 ];
-const ADMIN_SCHEMA: [(&str, &[&str]); 5] =
-    [("summary", &["origin"]), ("delete", &["hash"]), ("delete-site", &["origin"]), ("clear", &[]), ("settings", &["settings"])];
+const ADMIN_SCHEMA: [(&str, &[&str]); 5] = [
+    ("summary", &["origin"]),
+    ("delete", &["hash"]),
+    ("delete-site", &["origin"]),
+    ("clear", &[]),
+    ("settings", &["settings"]),
+];
 
 /// A request that decoded must be exactly what the schema allows: a known
 /// op, no extra field anywhere (a claimed origin cannot ride along), and a
@@ -350,7 +452,8 @@ fn assert_schema(json: &str, schema: &[(&str, &[&str])]) {
     let value: serde_json::Value = serde_json::from_str(json).expect("decoded, so it is JSON");
     let object = value.as_object().unwrap_or_else(|| panic!("a non-object request decoded: {json}"));
     let op = object["op"].as_str().expect("op is a string");
-    let (_, fields) = schema.iter().find(|(name, _)| *name == op).unwrap_or_else(|| panic!("unknown op {op:?} accepted"));
+    let (_, fields) =
+        schema.iter().find(|(name, _)| *name == op).unwrap_or_else(|| panic!("unknown op {op:?} accepted"));
     for key in object.keys().filter(|k| *k != "op") {
         assert!(fields.contains(&key.as_str()), "field {key:?} accepted on {op}: {json}");
     }
@@ -370,7 +473,8 @@ fn assert_schema(json: &str, schema: &[(&str, &[&str])]) {
 #[test]
 fn decoding_and_page_requests_never_panic() {
     let mut e = engine();
-    let callers = ["https://a.test", "http://b.test:8080", "null", "chrome-extension://abc", "file://", "", "https://A.test"];
+    let callers =
+        ["https://a.test", "http://b.test:8080", "null", "chrome-extension://abc", "file://", "", "https://A.test"];
     let mut ok = [0usize; 2];
     run("decode", share(60), |rng, case| {
         let json = match rng.below(100) {
@@ -412,7 +516,15 @@ fn decoding_and_page_requests_never_panic() {
                 assert!(e.index().entries().next().is_none(), "nothing was ever written, yet something is stored");
             }
             Err(err) => {
-                let known = ["TypeError", "NotSupportedError", "NotAllowedError", "NotFoundError", "DataError", "InvalidStateError", "QuotaExceededError"];
+                let known = [
+                    "TypeError",
+                    "NotSupportedError",
+                    "NotAllowedError",
+                    "NotFoundError",
+                    "DataError",
+                    "InvalidStateError",
+                    "QuotaExceededError",
+                ];
                 assert!(known.contains(&err.dom_name()));
                 if !caller.starts_with("http") || caller == "https://A.test" {
                     assert_eq!(err.dom_name(), "NotAllowedError", "a refused caller is refused before anything else");
@@ -446,7 +558,9 @@ fn validation_matches_the_rules() {
             2 => hex(rng, 64).to_uppercase(),
             _ => random_string(rng),
         };
-        let expect_ok = alg.eq_ignore_ascii_case("SHA-256") && value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let expect_ok = alg.eq_ignore_ascii_case("SHA-256")
+            && value.len() == 64
+            && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         match ContentHash::parse(&alg, &value) {
             Ok(h) => {
                 assert!(expect_ok, "{alg:?} {value:?} accepted");
@@ -507,14 +621,26 @@ fn validation_matches_the_rules() {
 #[test]
 fn disclosure_matches_the_model() {
     const POOL: [&str; 10] = [
-        "https://a.test", "https://sub.a.test", "http://a.test", "https://b.test", "https://x.b.test",
-        "https://c.test", "http://c.test:8080", "https://d.example", "https://127.0.0.1", "http://localhost:3000",
+        "https://a.test",
+        "https://sub.a.test",
+        "http://a.test",
+        "https://b.test",
+        "https://x.b.test",
+        "https://c.test",
+        "http://c.test:8080",
+        "https://d.example",
+        "https://127.0.0.1",
+        "http://localhost:3000",
     ];
     let site = |o: &str| -> String {
         let (scheme, rest) = o.split_once("://").unwrap();
         let host = rest.split(':').next().unwrap();
         let labels: Vec<&str> = host.split('.').collect();
-        let domain = if host.parse::<std::net::Ipv4Addr>().is_ok() || labels.len() < 2 { host.to_string() } else { labels[labels.len() - 2..].join(".") };
+        let domain = if host.parse::<std::net::Ipv4Addr>().is_ok() || labels.len() < 2 {
+            host.to_string()
+        } else {
+            labels[labels.len() - 2..].join(".")
+        };
         format!("{scheme}://{domain}")
     };
     let files: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1 + i as usize]).collect();
@@ -536,7 +662,10 @@ fn disclosure_matches_the_model() {
         let strict = rng.chance(30);
         let public: BTreeSet<usize> = (0..files.len()).filter(|_| rng.chance(50)).collect();
         if strict {
-            let text = format!("// ===BEGIN SHA-256===\n{}\n// ===END SHA-256===\n", public.iter().map(|&i| hashes[i].as_str()).collect::<Vec<_>>().join("\n"));
+            let text = format!(
+                "// ===BEGIN SHA-256===\n{}\n// ===END SHA-256===\n",
+                public.iter().map(|&i| hashes[i].as_str()).collect::<Vec<_>>().join("\n")
+            );
             e = Engine::new(SiteRules, PublicHashList::parse(&text), "i");
             e.admin_request(r#"{"op":"settings","settings":{"strictGlobal":true}}"#).unwrap();
         }
@@ -583,11 +712,15 @@ fn disclosure_matches_the_model() {
                     let lax = m_lax(&model[&f], caller, &site);
                     assert_eq!(entry.is_disclosed_to(&caller_origin, &policy), lax);
                     let policy = Policy { sites: &sites, strict: Some(&phl) };
-                    let strict_empty = lax && !(!model[&f].storers.contains(caller) && !model[&f].storers.iter().any(|s| site(s) == site(caller)) && !model[&f].listed.contains(caller));
+                    let strict_empty = lax
+                        && !(!model[&f].storers.contains(caller)
+                            && !model[&f].storers.iter().any(|s| site(s) == site(caller))
+                            && !model[&f].listed.contains(caller));
                     assert_eq!(entry.is_disclosed_to(&caller_origin, &policy), strict_empty);
                 }
                 for op in ["open", "read"] {
-                    let req = format!("{{\"op\":\"{op}\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{hash}\"}}}}");
+                    let req =
+                        format!("{{\"op\":\"{op}\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{hash}\"}}}}");
                     match e.page_request(caller, &req, None, 1000) {
                         Ok(_) => assert!(expected, "{caller} sees file {f} via {op}"),
                         Err(err) => {
@@ -598,8 +731,12 @@ fn disclosure_matches_the_model() {
                     checks += 1;
                 }
                 // A create handle never reveals anything either.
-                let create = format!("{{\"op\":\"open\",\"create\":true,\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{hash}\"}}}}");
-                let Ok(Step::Reply { value }) = e.page_request(caller, &create, None, 1000) else { panic!("create open") };
+                let create = format!(
+                    "{{\"op\":\"open\",\"create\":true,\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{hash}\"}}}}"
+                );
+                let Ok(Step::Reply { value }) = e.page_request(caller, &create, None, 1000) else {
+                    panic!("create open")
+                };
                 assert!(value.get("size").is_none(), "create reveals no size");
             }
             let req = format!("{{\"op\":\"read\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{missing}\"}}}}");
@@ -609,12 +746,22 @@ fn disclosure_matches_the_model() {
     eprintln!("disclosure: {checks} (caller, file, operation) checks");
 
     fn m_lax(m: &Model, caller: &str, site: &dyn Fn(&str) -> String) -> bool {
-        m.storers.contains(caller) || m.storers.iter().any(|s| site(s) == site(caller)) || m.listed.contains(caller) || m.global
+        m.storers.contains(caller)
+            || m.storers.iter().any(|s| site(s) == site(caller))
+            || m.listed.contains(caller)
+            || m.global
     }
 }
 
 /// Drives a whole write like the worker does; returns the commit reply.
-fn store(e: &mut Engine, caller: &str, bytes: &[u8], declared: &str, origins: &str, now: u64) -> Result<serde_json::Value, CosError> {
+fn store(
+    e: &mut Engine,
+    caller: &str,
+    bytes: &[u8],
+    declared: &str,
+    origins: &str,
+    now: u64,
+) -> Result<serde_json::Value, CosError> {
     let begin = format!("{{\"op\":\"write-begin\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{declared}\"}},\"origins\":{origins}}}");
     let Step::OpenTemp { session } = e.page_request(caller, &begin, None, now)? else { panic!("no temp") };
     let write = format!("{{\"op\":\"write\",\"session\":\"{session}\"}}");
@@ -708,7 +855,8 @@ fn write_sessions_verify_exactly_the_final_bytes() {
             }
             _ => truth.clone(),
         };
-        let begin = format!("{{\"op\":\"write-begin\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{declared}\"}}}}");
+        let begin =
+            format!("{{\"op\":\"write-begin\",\"hash\":{{\"algorithm\":\"SHA-256\",\"value\":\"{declared}\"}}}}");
         let Ok(Step::OpenTemp { session }) = e.page_request(A, &begin, None, 1) else { panic!("begin") };
         let mut failed: Option<CosError> = None;
         for (kind, n, data) in &ops {
@@ -740,9 +888,8 @@ fn write_sessions_verify_exactly_the_final_bytes() {
         };
         let after: BTreeSet<String> = e.index().hashes().map(|h| h.to_string()).collect();
         let stored_sum: u64 = stored.iter().map(|s| s.1 as u64).sum();
-        let fits = budget.is_none_or(|b| {
-            max_size as u64 <= b && (before.contains(&truth) || file.len() as u64 + stored_sum <= b)
-        });
+        let fits = budget
+            .is_none_or(|b| max_size as u64 <= b && (before.contains(&truth) || file.len() as u64 + stored_sum <= b));
         let expect_ok = !file.is_empty() && declared == truth && fits;
         match result {
             Ok(_) => {

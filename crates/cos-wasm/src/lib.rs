@@ -115,7 +115,8 @@ impl Store {
     /// compiled in.
     #[wasm_bindgen(constructor)]
     pub fn new(seed: &[u8]) -> Result<Store, JsValue> {
-        let seed: [u8; 32] = seed.try_into().map_err(|_| js_error(CosError::Internal("the seed is 32 bytes".into())))?;
+        let seed: [u8; 32] =
+            seed.try_into().map_err(|_| js_error(CosError::Internal("the seed is 32 bytes".into())))?;
         let engine = Engine::new(SiteRules, PublicHashList::default(), seed);
         Ok(Store { engine: Rc::new(RefCell::new(engine)) })
     }
@@ -132,7 +133,10 @@ impl Store {
 
     /// Loads the persisted records; says what it could not use.
     #[wasm_bindgen(unchecked_return_type = "Restored")]
-    pub fn restore(&self, #[wasm_bindgen(unchecked_param_type = "Persisted")] persisted: JsValue) -> Result<JsValue, JsValue> {
+    pub fn restore(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Persisted")] persisted: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let field = |name: &str| js_sys::Reflect::get(&persisted, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let entries = js_sys::Array::from(&field("entries"));
         let mut records = Persisted::default();
@@ -191,7 +195,12 @@ impl Store {
 
     /// The host's report on a task's step; returns the next step.
     #[wasm_bindgen(unchecked_return_type = "Step")]
-    pub fn resume(&self, task: u32, #[wasm_bindgen(unchecked_param_type = "Outcome")] outcome: JsValue, now_ms: f64) -> Result<JsValue, JsValue> {
+    pub fn resume(
+        &self,
+        task: u32,
+        #[wasm_bindgen(unchecked_param_type = "Outcome")] outcome: JsValue,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
         let outcome: Outcome = host_value(&outcome)?;
         Ok(to_js(&self.engine.borrow_mut().resume(TaskId(task), outcome, now_ms as u64)))
     }

@@ -12,7 +12,9 @@ use js_sys::{Object, Promise, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamGetReaderOptions, ReadableStreamReadResult, ReadableStreamReaderMode};
+use web_sys::{
+    Blob, ReadableStreamByobReader, ReadableStreamGetReaderOptions, ReadableStreamReadResult, ReadableStreamReaderMode,
+};
 
 /// Bytes asked for per read (the browser's data pipe reads ahead of us).
 const SLICE_BYTES: u32 = 1 << 20;
@@ -33,7 +35,9 @@ impl Store {
             let mut buf = Vec::new();
             loop {
                 let read: ReadableStreamReadResult =
-                    JsFuture::from(reader.read_with_array_buffer_view(view.as_ref() as &Object)).await?.unchecked_into();
+                    JsFuture::from(reader.read_with_array_buffer_view(view.as_ref() as &Object))
+                        .await?
+                        .unchecked_into();
                 if read.get_done().unwrap_or(true) {
                     return Ok(JsValue::UNDEFINED);
                 }

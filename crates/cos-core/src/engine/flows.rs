@@ -61,7 +61,13 @@ impl Engine {
         }
     }
 
-    fn plan_page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>, now_ms: u64) -> Result<Task> {
+    fn plan_page(
+        &mut self,
+        caller: &Caller,
+        request: serde_json::Value,
+        data: Option<Data>,
+        now_ms: u64,
+    ) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
         let top = caller.top_origin.as_deref().map(Origin::parse_caller).transpose()?.unwrap_or_else(|| origin.clone());
         let request = PageRequest::decode(request)?;
@@ -87,7 +93,10 @@ impl Engine {
                 let hash = hash.parse()?;
                 match self.lookup(&hash, &origin, &top, now_ms) {
                     Ok(size) => {
-                        task = task.then([Do(Io::ReadBlob(hash.clone())), Decide(Then::CheckRead { hash, size, locked: false })])
+                        task = task.then([
+                            Do(Io::ReadBlob(hash.clone())),
+                            Decide(Then::CheckRead { hash, size, locked: false }),
+                        ]);
                     }
                     Err(_) => {
                         task.reply = Some(Reply::err(&CosError::NotFound));
@@ -97,7 +106,8 @@ impl Engine {
             }
             PageRequest::WriteBegin { hash, origins } => {
                 let hash = hash.parse()?;
-                let (visibility, warnings) = Visibility::from_arg(origins.as_ref())?.within_ceiling(caller.allow_origin.as_deref());
+                let (visibility, warnings) =
+                    Visibility::from_arg(origins.as_ref())?.within_ceiling(caller.allow_origin.as_deref());
                 let open = self.sessions.values().filter(|o| o.session.origin == origin).count();
                 if open >= MAX_SESSIONS_PER_ORIGIN {
                     return Err(CosError::InvalidState(format!(
@@ -255,7 +265,13 @@ impl Engine {
             Then::Commit { session } => {
                 let open = self.sessions.remove(&session).ok_or(CosError::UnknownSession)?;
                 let s = open.session;
-                let write = Write { hash: &s.hash, size: s.size(), storer: &s.origin, visibility: &s.visibility, kind: s.kind() };
+                let write = Write {
+                    hash: &s.hash,
+                    size: s.size(),
+                    storer: &s.origin,
+                    visibility: &s.visibility,
+                    kind: s.kind(),
+                };
                 self.index.record_write(write, now_ms);
                 let task = self.task_mut(id)?;
                 task.session = None;
@@ -354,8 +370,16 @@ impl Engine {
     /// size. A missing or wrong-sized file is checked once more under the
     /// store lock (a deletion or repair may have been under way) before the
     /// entry is dropped; any other failure is transient and drops nothing.
-    fn check_read(&mut self, id: super::step::TaskId, hash: ContentHash, size: u64, locked: bool, now_ms: u64) -> Result<()> {
-        let origin = self.task(id)?.origin.clone().ok_or_else(|| CosError::Internal("a read without a caller".into()))?;
+    fn check_read(
+        &mut self,
+        id: super::step::TaskId,
+        hash: ContentHash,
+        size: u64,
+        locked: bool,
+        now_ms: u64,
+    ) -> Result<()> {
+        let origin =
+            self.task(id)?.origin.clone().ok_or_else(|| CosError::Internal("a read without a caller".into()))?;
         match self.task(id)?.last.clone() {
             super::step::Outcome::Found { size: found } if found == size => {
                 // Still there and still for this caller (under the lock it may
@@ -445,7 +469,8 @@ impl Engine {
         let mut steps = Vec::new();
         for id in sessions {
             if self.sessions.remove(&id).is_some() {
-                let task = Task::new(None, None).then([Do(Io::Acquire(Lock::Session(id.clone()))), Do(Io::DiscardTemp(id))]);
+                let task =
+                    Task::new(None, None).then([Do(Io::Acquire(Lock::Session(id.clone()))), Do(Io::DiscardTemp(id))]);
                 steps.push(self.launch(task, now_ms));
             }
         }

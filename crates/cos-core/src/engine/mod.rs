@@ -164,7 +164,8 @@ impl Engine {
         }
         let totals: Option<Totals> = record("totals", persisted.totals, &mut restored.reset);
         let settings: Option<Settings> = record("settings", persisted.settings, &mut restored.reset);
-        let manual: Option<BTreeSet<ContentHash>> = record("manual hashes", persisted.manual_hashes, &mut restored.reset);
+        let manual: Option<BTreeSet<ContentHash>> =
+            record("manual hashes", persisted.manual_hashes, &mut restored.reset);
         self.index.restore_totals(totals.unwrap_or_default());
         self.settings = settings.unwrap_or_default();
         self.manual_hashes = manual.unwrap_or_default();
@@ -199,7 +200,13 @@ impl Engine {
     /// `hash` now, with the entry's size if so. Every gate the spec asks for,
     /// in order: the probe budget (not for the file's own storers), the
     /// grants, the Public Hash List for the global grant, and GREASE.
-    fn lookup(&mut self, hash: &ContentHash, origin: &Origin, top: &Origin, now_ms: u64) -> std::result::Result<u64, Refusal> {
+    fn lookup(
+        &mut self,
+        hash: &ContentHash,
+        origin: &Origin,
+        top: &Origin,
+        now_ms: u64,
+    ) -> std::result::Result<u64, Refusal> {
         let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites)));
         let caller_site = self.sites.site(origin);
         if !matches!(found, Some((_, Some(Grant::Storer)))) {
@@ -230,7 +237,7 @@ impl Engine {
     /// exactly its size.
     fn reconcile(&mut self, stored_files: &[(String, Option<u64>)]) -> Reconciled {
         let mut result = Reconciled::default();
-        let mut present = std::collections::BTreeSet::new();
+        let mut present = BTreeSet::new();
         for (name, size) in stored_files {
             let entry = ContentHash::from_hex(name).ok().and_then(|hash| self.index.get(&hash));
             match entry {
@@ -274,7 +281,8 @@ impl Engine {
         let mut changes = self.index.drain_changes();
         changes.settings = std::mem::take(&mut self.settings_changed).then(|| self.settings.clone());
         changes.probes = self.probes.drain_changes();
-        changes.manual_hashes = std::mem::take(&mut self.manual_changed).then(|| self.manual_hashes.iter().cloned().collect());
+        changes.manual_hashes =
+            std::mem::take(&mut self.manual_changed).then(|| self.manual_hashes.iter().cloned().collect());
         changes
     }
 
@@ -309,7 +317,11 @@ impl Engine {
 }
 
 /// A persisted record, or `None` (noted in `reset`) if it is malformed.
-fn record<T: serde::de::DeserializeOwned>(name: &'static str, value: Option<serde_json::Value>, reset: &mut Vec<&'static str>) -> Option<T> {
+fn record<T: serde::de::DeserializeOwned>(
+    name: &'static str,
+    value: Option<serde_json::Value>,
+    reset: &mut Vec<&'static str>,
+) -> Option<T> {
     match value.map(serde_json::from_value) {
         Some(Ok(v)) => Some(v),
         Some(Err(_)) => {

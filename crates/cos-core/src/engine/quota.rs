@@ -30,7 +30,8 @@ impl Engine {
 
     /// Bytes charged to `origin` now: its stored files and its open writes.
     fn charge(&self, origin: &Origin) -> u64 {
-        let writing: u64 = self.sessions.values().filter(|o| &o.session.origin == origin).map(|o| o.session.size()).sum();
+        let writing: u64 =
+            self.sessions.values().filter(|o| &o.session.origin == origin).map(|o| o.session.size()).sum();
         self.index.charged_to(origin).saturating_add(writing)
     }
 
@@ -47,7 +48,13 @@ impl Engine {
     /// its full size unless it stored these bytes before. (Checked again
     /// because the limit may have changed since the bytes were written.)
     /// Also the entry cap: a site may store only `MAX_ENTRIES_PER_SITE` files.
-    pub(crate) fn check_commit_quota(&self, session: &SessionId, origin: &Origin, hash: &ContentHash, size: u64) -> Result<()> {
+    pub(crate) fn check_commit_quota(
+        &self,
+        session: &SessionId,
+        origin: &Origin,
+        hash: &ContentHash,
+        size: u64,
+    ) -> Result<()> {
         let entry = self.index.get(hash);
         let already = entry.is_some_and(|e| e.storers.contains(origin));
         let writing = self.sessions.get(session).map_or(0, |o| o.session.size());
@@ -55,7 +62,9 @@ impl Engine {
         let site = self.sites.site(origin);
         let of_site = |e: &Entry| e.storers.iter().any(|s| self.sites.site(s) == site);
         let new_for_site = !entry.is_some_and(of_site);
-        if after > self.origin_limit() || (new_for_site && self.index.entries().filter(|e| of_site(e)).count() >= MAX_ENTRIES_PER_SITE) {
+        if after > self.origin_limit()
+            || (new_for_site && self.index.entries().filter(|e| of_site(e)).count() >= MAX_ENTRIES_PER_SITE)
+        {
             return Err(CosError::QuotaExceeded);
         }
         Ok(())

@@ -74,7 +74,7 @@ pub enum Lock {
 
 impl Serialize for Lock {
     /// An opaque key for the host.
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Store => s.serialize_str("store"),
             Self::Session(id) => s.serialize_str(&format!("session:{id}")),
@@ -87,34 +87,80 @@ impl Serialize for Lock {
 #[serde(tag = "do", rename_all = "kebab-case")]
 pub enum Step {
     /// Wait for `lock`, then report `done`.
-    Acquire { task: TaskId, lock: Lock },
+    Acquire {
+        task: TaskId,
+        lock: Lock,
+    },
     /// Create `tmp/<session>` and open it for writing.
-    OpenTemp { task: TaskId, session: SessionId },
+    OpenTemp {
+        task: TaskId,
+        session: SessionId,
+    },
     /// Write the request's data at `at` (`len` bytes). With `feed`, pass the
     /// same bytes to `Engine::feed` as they are written.
-    WriteTemp { task: TaskId, session: SessionId, at: u64, len: u64, feed: bool },
-    TruncateTemp { task: TaskId, session: SessionId, size: u64 },
+    WriteTemp {
+        task: TaskId,
+        session: SessionId,
+        at: u64,
+        len: u64,
+        feed: bool,
+    },
+    TruncateTemp {
+        task: TaskId,
+        session: SessionId,
+        size: u64,
+    },
     /// Finish writing the temporary file (flush and close it).
-    CloseTemp { task: TaskId, session: SessionId },
+    CloseTemp {
+        task: TaskId,
+        session: SessionId,
+    },
     /// Stream the closed temporary file's `size` bytes through `Engine::feed`.
-    HashTemp { task: TaskId, session: SessionId, size: u64 },
+    HashTemp {
+        task: TaskId,
+        session: SessionId,
+        size: u64,
+    },
     /// Abandon the temporary file, if there is one.
-    DiscardTemp { task: TaskId, session: SessionId },
+    DiscardTemp {
+        task: TaskId,
+        session: SessionId,
+    },
     /// Move the closed temporary file to `blobs/<hash>`.
-    PlaceBlob { task: TaskId, session: SessionId, hash: ContentHash },
+    PlaceBlob {
+        task: TaskId,
+        session: SessionId,
+        hash: ContentHash,
+    },
     /// Delete these files from `blobs/`; a missing one is not an error.
-    DeleteBlobs { task: TaskId, names: Vec<String> },
+    DeleteBlobs {
+        task: TaskId,
+        names: Vec<String>,
+    },
     /// Make these index changes durable; report `done` only once they are.
-    Persist { task: TaskId, changes: Changes },
+    Persist {
+        task: TaskId,
+        changes: Changes,
+    },
     /// Open `blobs/<hash>`: report `found` with its size, or `missing`.
-    ReadBlob { task: TaskId, hash: ContentHash },
+    ReadBlob {
+        task: TaskId,
+        hash: ContentHash,
+    },
     /// List `blobs/`: report `listed`.
-    ListBlobs { task: TaskId },
+    ListBlobs {
+        task: TaskId,
+    },
     /// Empty `tmp/` (at start-up no write survives).
-    ClearTemps { task: TaskId },
+    ClearTemps {
+        task: TaskId,
+    },
     /// The task is over; send `reply` to whoever asked (nobody, for the
     /// engine's own tasks). A read's reply goes with the file `ReadBlob` opened.
-    Done { task: TaskId, reply: Option<Reply> },
+    Done {
+        task: TaskId,
+        reply: Option<Reply>,
+    },
 }
 
 impl Step {
@@ -144,13 +190,19 @@ impl Step {
 pub enum Outcome {
     Done,
     /// `ReadBlob`: the file exists with this size.
-    Found { size: u64 },
+    Found {
+        size: u64,
+    },
     /// `ReadBlob`: no such file.
     Missing,
     /// `ListBlobs`: `(name, size)` per entry; `None` for a directory.
-    Listed { files: Vec<(String, Option<u64>)> },
+    Listed {
+        files: Vec<(String, Option<u64>)>,
+    },
     /// The step failed; `name` is the `DOMException` name the platform gave.
-    Failed { name: String },
+    Failed {
+        name: String,
+    },
 }
 
 /// The answer to a request: `{ok: true, value}` or `{ok: false, error}`.
@@ -168,13 +220,13 @@ pub struct True;
 pub struct False;
 
 impl Serialize for True {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bool(true)
     }
 }
 
 impl Serialize for False {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bool(false)
     }
 }

@@ -39,12 +39,26 @@ pub(crate) enum Action {
 pub(crate) enum Io {
     Acquire(Lock),
     OpenTemp(SessionId),
-    WriteTemp { session: SessionId, at: u64, len: u64, feed: bool },
-    TruncateTemp { session: SessionId, size: u64 },
+    WriteTemp {
+        session: SessionId,
+        at: u64,
+        len: u64,
+        feed: bool,
+    },
+    TruncateTemp {
+        session: SessionId,
+        size: u64,
+    },
     CloseTemp(SessionId),
-    HashTemp { session: SessionId, size: u64 },
+    HashTemp {
+        session: SessionId,
+        size: u64,
+    },
     DiscardTemp(SessionId),
-    PlaceBlob { session: SessionId, hash: ContentHash },
+    PlaceBlob {
+        session: SessionId,
+        hash: ContentHash,
+    },
     DeleteBlobs(Vec<String>),
     /// Everything changed so far; skipped when nothing did.
     Persist,

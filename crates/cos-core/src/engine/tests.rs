@@ -16,7 +16,13 @@ fn begin(host: &mut MemoryHost, origin: &str, channel: u32, hex: &str) -> String
     reply.json()["value"]["session"].as_str().expect("a session id").to_owned()
 }
 
-fn on(host: &mut MemoryHost, origin: &str, channel: u32, request: Value, payload: Option<Payload>) -> crate::memory_host::Finished {
+fn on(
+    host: &mut MemoryHost,
+    origin: &str,
+    channel: u32,
+    request: Value,
+    payload: Option<Payload>,
+) -> crate::memory_host::Finished {
     let id = host.spawn(origin, channel, request, payload);
     host.finish(id)
 }
@@ -42,7 +48,8 @@ fn framed(origin: &str, top: &str, channel: u32) -> Caller {
 
 /// Stores `bytes` as `who` with `origins`, in one write; the close reply.
 fn store_as_caller(host: &mut MemoryHost, who: &Caller, bytes: &[u8], origins: Value) -> crate::memory_host::Finished {
-    let begin = host.spawn_as(who, json!({"op": "write-begin", "hash": hash_arg(&sha(bytes)), "origins": origins}), None);
+    let begin =
+        host.spawn_as(who, json!({"op": "write-begin", "hash": hash_arg(&sha(bytes)), "origins": origins}), None);
     let session = host.finish(begin).json()["value"]["session"].as_str().unwrap().to_owned();
     let write = host.spawn_as(who, json!({"op": "write", "session": session}), Some(Payload::Bytes(bytes.to_vec())));
     assert!(host.finish(write).ok());
@@ -99,7 +106,11 @@ fn a_mismatch_stores_nothing_and_leaves_no_temporary_file() {
 fn create_handles_touch_nothing_and_validate() {
     let mut host = MemoryHost::new();
     let hex = sha(b"x");
-    let reply = host.page(A, json!({"op": "open", "hash": hash_arg(&hex), "create": true, "origins": ["https://b.test"]}), None);
+    let reply = host.page(
+        A,
+        json!({"op": "open", "hash": hash_arg(&hex), "create": true, "origins": ["https://b.test"]}),
+        None,
+    );
     assert!(reply.ok());
     assert_eq!(reply.json()["value"], json!({"hash": hex}), "no size: nothing is disclosed");
     assert_eq!(host.engine.open_sessions(), 0);
@@ -166,7 +177,12 @@ fn writing_a_hidden_files_bytes_looks_like_writing_a_new_file() {
     let fresh = b"a file nobody stored".to_vec();
     let many: Vec<String> = (0..64).map(|i| format!("https://o{i}.a.test")).collect();
     assert!(host.store(A, &private, json!(many)).ok());
-    for origins in [Value::Null, json!("*"), json!(["https://x.test"]), json!((0..64).map(|i| format!("https://p{i}.test")).collect::<Vec<_>>())] {
+    for origins in [
+        Value::Null,
+        json!("*"),
+        json!(["https://x.test"]),
+        json!((0..64).map(|i| format!("https://p{i}.test")).collect::<Vec<_>>()),
+    ] {
         let known = host.store(B, &private, origins.clone()).json();
         let unknown = host.store(B, &fresh, origins.clone()).json();
         assert_eq!(known["value"]["warnings"], unknown["value"]["warnings"], "{origins}");
@@ -184,13 +200,20 @@ fn quota_outcomes_ignore_other_origins_and_name_no_budget() {
         set_budget(&mut host, 1000);
         let session_b = begin(&mut host, B, 2, &sha(b"b"));
         if others_in_flight > 0 {
-            let reply = on(&mut host, B, 2, json!({"op": "write", "session": session_b}), Some(Payload::Bytes(vec![1; others_in_flight])));
+            let reply = on(
+                &mut host,
+                B,
+                2,
+                json!({"op": "write", "session": session_b}),
+                Some(Payload::Bytes(vec![1; others_in_flight])),
+            );
             assert!(reply.ok());
         }
         let session = begin(&mut host, A, 1, &sha(b"a"));
         let mut written = 0;
         loop {
-            let reply = on(&mut host, A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(vec![0; 10])));
+            let reply =
+                on(&mut host, A, 1, json!({"op": "write", "session": session}), Some(Payload::Bytes(vec![0; 10])));
             if !reply.ok() {
                 assert_eq!(reply.error_name().as_deref(), Some("QuotaExceededError"));
                 let message = reply.error_message().unwrap();

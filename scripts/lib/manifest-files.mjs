@@ -1,0 +1,23 @@
+// The files the extension cannot start without: those manifest.json names and
+// those scripts/build writes into extension/pkg/ for the service worker.
+// Shared by scripts/check-manifest.mjs (after a build) and
+// scripts/lib/package.mjs (before zipping).
+
+export const BUILT_FILES = [
+  'extension/pkg/cos_wasm.js',
+  'extension/pkg/cos_wasm_bg.wasm',
+  'extension/pkg/public_hash_list.txt',
+  'extension/pkg/public_hash_list.txt.sha256',
+];
+
+/** Paths relative to the extension root, as `manifest` names them, then the built files. */
+export function requiredFiles(manifest) {
+  return [
+    manifest.background.service_worker,
+    ...manifest.content_scripts.flatMap((c) => c.js),
+    manifest.action?.default_popup,
+    manifest.options_ui?.page,
+    ...Object.values(manifest.icons ?? {}),
+    ...BUILT_FILES,
+  ].filter(Boolean);
+}
