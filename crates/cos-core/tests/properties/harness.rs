@@ -32,12 +32,12 @@ impl Rng {
     }
 }
 
-pub(crate) fn seed() -> u64 {
+fn seed() -> u64 {
     std::env::var("COS_PROPERTY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x00c0_ffee)
 }
 
 /// Total cases for all properties; each property takes a share.
-pub(crate) fn total_cases() -> usize {
+fn total_cases() -> usize {
     std::env::var("COS_PROPERTY_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) {
         100_000
     } else {
@@ -69,6 +69,6 @@ pub(crate) fn run(name: &str, cases: usize, mut body: impl FnMut(&mut Rng, usize
     eprintln!("{name}: {cases} cases, 0 failures, {:.1} s", started.elapsed().as_secs_f64());
 }
 
-pub(crate) fn fxhash(s: &str) -> u64 {
+fn fxhash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }

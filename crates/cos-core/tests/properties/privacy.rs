@@ -25,14 +25,14 @@ fn normalised(reply: &Finished, digests: &[(&str, &str)], sessions: &mut Vec<Str
 }
 
 /// Runs `ops` (write data given as ranges of `bytes`) as one writable of
-/// `origin`; returns every reply, normalised, and a read of the file after.
+/// `origin`, the user setting the budget to `lowered.1` before operation
+/// `lowered.0`; returns every reply, normalised, and a read of the file after.
 fn session_replies(
     host: &mut MemoryHost,
-    origin: &str,
-    bytes: &[u8],
-    declared: &str,
-    origins: &Value,
+    (origin, origins): (&str, &Value),
+    (bytes, declared): (&[u8], &str),
     ops: &[SessionOp],
+    lowered: Option<(usize, u64)>,
 ) -> Vec<String> {
     let mut sessions = Vec::new();
     let begin = host.page(origin, json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}), None);
@@ -40,7 +40,10 @@ fn session_replies(
     let session = sessions.last().cloned().unwrap_or_default();
     // What the page wrote so far: a mismatch names its digest.
     let mut written = ModelFile::default();
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
+        if let Some((_, budget)) = lowered.filter(|(at, _)| *at == i) {
+            set_budget(host, budget);
+        }
         let op = match op {
             // Data stands for the same range of the file's own bytes.
             SessionOp::Write { data, position, blob } => {
@@ -100,6 +103,8 @@ fn replies_never_reveal_a_hidden_file() {
             ops = whole.into_iter().chain([rest, SessionOp::Close]).collect();
         }
         let wrong = rng.chance(15).then(|| hex(rng, 64));
+        // The user lowers the budget while the writable is open: only b.test's own files may count at close.
+        let lowered = rng.chance(25).then(|| (rng.below(ops.len() + 1), rng.below(len + 1) as u64));
         let world = |bytes: &[u8]| {
             let mut host = MemoryHost::new();
             if let Some(b) = budget {
@@ -107,7 +112,7 @@ fn replies_never_reveal_a_hidden_file() {
             }
             host.store(a, &hidden, a_origins.clone());
             let declared = wrong.clone().unwrap_or_else(|| sha(bytes));
-            session_replies(&mut host, b, bytes, &declared, &b_origins, &ops)
+            session_replies(&mut host, (b, &b_origins), (bytes, &declared), &ops, lowered)
         };
         assert_eq!(world(&hidden), world(&fresh), "b.test can tell that a.test stored these bytes");
         compared += 1;
@@ -153,7 +158,7 @@ fn quota_outcomes_ignore_other_origins() {
                         host.page(origin, json!({"op": "close", "session": session}), None);
                     }
                 }
-                replies.extend(session_replies(&mut host, B, bytes, &sha(bytes), origins, ops));
+                replies.extend(session_replies(&mut host, (B, origins), (bytes, &sha(bytes)), ops, None));
             }
             replies
         };
