@@ -41,7 +41,7 @@ export function createRunner(store, perform) {
         let outcome = DONE;
         try {
           if (step.do === 'acquire') held.push(await locks.acquire(step.lock));
-          else outcome = (await perform(step, context)) ?? DONE;
+          else outcome = /** @type {Outcome | undefined} */ (await perform(step, context)) ?? DONE;
         } catch (e) {
           // The engine decides what a failure means; the platform's message is not passed on.
           outcome = { kind: 'failed', name: /** @type {Error} */ (e)?.name || 'Error' };

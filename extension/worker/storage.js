@@ -39,6 +39,9 @@ export function createStorage(store, persist) {
    */
   const temps = new Map();
 
+  /** The last write of index changes: each waits for the one before, so changes are durable in the order taken. */
+  let persisted = Promise.resolve();
+
   /** @param {string} session */
   const temp = (session) => {
     const open = temps.get(session);
@@ -131,8 +134,11 @@ export function createStorage(store, persist) {
         temps.clear();
         await removeQuietly(await root(), 'tmp');
         return;
-      case 'persist':
-        return persist(step.changes);
+      case 'persist': {
+        const changes = store.takeChanges(step.task);
+        persisted = persisted.then(() => persist(changes));
+        return persisted;
+      }
       default:
         throw new Error(`unknown step ${step.do}`);
     }

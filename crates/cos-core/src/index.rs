@@ -97,13 +97,26 @@ pub struct Changes {
     pub manual_hashes: Option<Vec<ContentHash>>,
 }
 
+/// Which records a `Changes` holds (not their values): what to mark changed
+/// again if writing them failed.
+#[derive(Debug, Default)]
+pub struct ChangedKeys {
+    pub hashes: Vec<ContentHash>,
+    pub totals: bool,
+    pub settings: bool,
+    pub sites: Vec<String>,
+    pub manual_hashes: bool,
+}
+
 impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-            && self.totals.is_none()
-            && self.settings.is_none()
-            && self.probes.is_empty()
-            && self.manual_hashes.is_none()
+    pub fn keys(&self) -> ChangedKeys {
+        ChangedKeys {
+            hashes: self.entries.iter().map(|c| c.hash.clone()).collect(),
+            totals: self.totals.is_some(),
+            settings: self.settings.is_some(),
+            sites: self.probes.iter().map(|c| c.site.clone()).collect(),
+            manual_hashes: self.manual_hashes.is_some(),
+        }
     }
 }
 
@@ -258,6 +271,16 @@ impl Index {
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty() || self.totals_changed
+    }
+
+    /// Marks records changed again (their current state is written next time).
+    pub fn mark_changed(&mut self, hashes: Vec<ContentHash>, totals: bool) {
+        self.changed.extend(hashes);
+        self.totals_changed |= totals;
     }
 
     pub fn drain_changes(&mut self) -> Changes {

@@ -92,6 +92,9 @@ pub struct MemoryHost {
     pub fail_next: Vec<(StepKind, &'static str)>,
     /// Bytes fed per `feed` call.
     pub feed_chunk: usize,
+    /// The clock every request and step sees (files used within
+    /// `IN_USE_MS` of it are in use and never evicted).
+    pub now_ms: u64,
     sites: fn() -> SiteRules,
     hashes: fn() -> PublicHashList,
     starts: u8,
@@ -119,6 +122,7 @@ impl MemoryHost {
             locks: HashMap::new(),
             fail_next: Vec::new(),
             feed_chunk: 64 * 1024,
+            now_ms: 0,
             sites,
             hashes,
             starts: 0,
@@ -128,12 +132,12 @@ impl MemoryHost {
     }
 
     /// The worker stops (or the browser dies) between two steps: everything
-    /// in memory is gone, temporary files included; then it starts again.
+    /// in memory is gone; then it starts again. Temporary files stay on disk,
+    /// as in OPFS: removing them is the start-up task's job.
     pub fn restart(&mut self) {
         self.starts = self.starts.wrapping_add(1);
         self.running.clear();
         self.locks.clear();
-        self.temps.clear();
         let mut engine = Engine::new((self.sites)(), (self.hashes)(), [self.starts; 32]);
         let entries = self.persisted.iter().filter(|(k, _)| k.starts_with("entry:")).map(|(_, v)| v.clone()).collect();
         let probes = self
@@ -149,7 +153,7 @@ impl MemoryHost {
             manual_hashes: self.persisted.get("manual-hashes").cloned(),
         });
         self.engine = engine;
-        let step = self.engine.start_up(0);
+        let step = self.engine.start_up(self.now_ms);
         let id = self.track(step, None);
         self.finish(id);
     }
@@ -161,13 +165,13 @@ impl MemoryHost {
 
     /// Starts a page request from `caller` (a frame, its top-level origin, its headers).
     pub fn spawn_as(&mut self, caller: &Caller, request: Value, payload: Option<Payload>) -> TaskId {
-        let step = self.engine.page(caller, request, payload.as_ref().map(Payload::data), 0);
+        let step = self.engine.page(caller, request, payload.as_ref().map(Payload::data), self.now_ms);
         self.track(step, payload)
     }
 
     /// A real user gesture in a frame of `origin`.
     pub fn activate(&mut self, origin: &str) -> Finished {
-        let step = self.engine.activate(origin, 0);
+        let step = self.engine.activate(origin, self.now_ms);
         let id = self.track(step, None);
         self.finish(id)
     }
@@ -178,15 +182,20 @@ impl MemoryHost {
         self.finish(id)
     }
 
+    /// Starts a request from the extension's own pages; run it with `step`/`finish`.
+    pub fn spawn_admin(&mut self, request: Value) -> TaskId {
+        let step = self.engine.admin(request, self.now_ms);
+        self.track(step, None)
+    }
+
     pub fn admin(&mut self, request: Value) -> Finished {
-        let step = self.engine.admin(request, 0);
-        let id = self.track(step, None);
+        let id = self.spawn_admin(request);
         self.finish(id)
     }
 
     /// The frame behind `channel` went away.
     pub fn release(&mut self, channel: u32) -> Vec<TaskId> {
-        let steps = self.engine.release(ChannelId(channel), 0);
+        let steps = self.engine.release(ChannelId(channel), self.now_ms);
         steps.into_iter().map(|s| self.track(s, None)).collect()
     }
 
@@ -218,7 +227,7 @@ impl MemoryHost {
         let step =
             std::mem::replace(&mut self.running.get_mut(&id).unwrap().step, Step::Done { task: id, reply: None });
         let outcome = self.perform(id, &step);
-        let next = self.engine.resume(id, outcome, 0);
+        let next = self.engine.resume(id, outcome, self.now_ms);
         let run = self.running.get_mut(&id).unwrap();
         if matches!(next, Step::Done { .. }) {
             // A task's locks go when it is done.
@@ -332,8 +341,9 @@ impl MemoryHost {
                 }
                 Outcome::Done
             }
-            Step::Persist { changes, .. } => {
-                self.persist(changes);
+            Step::Persist { task, .. } => {
+                let changes = self.engine.take_changes(*task);
+                self.persist(&changes);
                 Outcome::Done
             }
             Step::ReadBlob { hash, .. } => match self.blobs.get(hash.as_str()) {

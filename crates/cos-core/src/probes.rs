@@ -102,6 +102,14 @@ impl Probes {
         self.windows.insert(site, window);
     }
 
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    pub fn mark_changed(&mut self, sites: Vec<String>) {
+        self.changed.extend(sites);
+    }
+
     pub fn drain_changes(&mut self) -> Vec<WindowChange> {
         std::mem::take(&mut self.changed)
             .into_iter()

@@ -48,7 +48,7 @@ export type Step =
   | { do: 'discard-temp'; task: number; session: string }
   | { do: 'place-blob'; task: number; session: string; hash: string }
   | { do: 'delete-blobs'; task: number; names: string[] }
-  | { do: 'persist'; task: number; changes: Changes }
+  | { do: 'persist'; task: number }
   | { do: 'read-blob'; task: number; hash: string }
   | { do: 'list-blobs'; task: number }
   | { do: 'clear-temps'; task: number }
@@ -203,6 +203,12 @@ impl Store {
     ) -> Result<JsValue, JsValue> {
         let outcome: Outcome = host_value(&outcome)?;
         Ok(to_js(&self.engine.borrow_mut().resume(TaskId(task), outcome, now_ms as u64)))
+    }
+
+    /// The changes a `persist` step of task `task` writes (take them when performing it).
+    #[wasm_bindgen(js_name = takeChanges, unchecked_return_type = "Changes")]
+    pub fn take_changes(&self, task: u32) -> JsValue {
+        to_js(&self.engine.borrow_mut().take_changes(TaskId(task)))
     }
 
     /// Bytes of a streaming step (`write-temp` with `feed`), in order.

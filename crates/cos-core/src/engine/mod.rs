@@ -11,7 +11,7 @@ mod task;
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::{RandomSource, SessionId};
-use crate::index::{Changes, Entry, Grant, Index, Totals};
+use crate::index::{ChangedKeys, Changes, Entry, Grant, Index, Totals};
 use crate::origin::Origin;
 use crate::probes::{Probes, Window, DEFAULT_PROBES_PER_WINDOW};
 use crate::public_hash_list::PublicHashList;
@@ -277,13 +277,31 @@ impl Engine {
         self.probes.grease(site, hash, || random.chance_per_mille(GREASE_PER_MILLE))
     }
 
-    fn drain_changes(&mut self) -> Changes {
+    /// Everything changed since the last take, for task `task`'s `persist`
+    /// step (see `Step::Persist`). If the host then reports that step failed,
+    /// the same records are written by the next persist.
+    pub fn take_changes(&mut self, task: TaskId) -> Changes {
         let mut changes = self.index.drain_changes();
         changes.settings = std::mem::take(&mut self.settings_changed).then(|| self.settings.clone());
         changes.probes = self.probes.drain_changes();
         changes.manual_hashes =
             std::mem::take(&mut self.manual_changed).then(|| self.manual_hashes.iter().cloned().collect());
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.persisting = Some(changes.keys());
+        }
         changes
+    }
+
+    fn has_changes(&self) -> bool {
+        self.index.has_changes() || self.settings_changed || self.probes.has_changes() || self.manual_changed
+    }
+
+    /// Marks the records of a failed persist as changed again.
+    fn requeue(&mut self, keys: ChangedKeys) {
+        self.index.mark_changed(keys.hashes, keys.totals);
+        self.settings_changed |= keys.settings;
+        self.manual_changed |= keys.manual_hashes;
+        self.probes.mark_changed(keys.sites);
     }
 
     fn summary(&self, origin: Option<&Origin>) -> serde_json::Value {

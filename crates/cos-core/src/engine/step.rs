@@ -9,7 +9,6 @@
 use crate::error::WireError;
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
-use crate::index::Changes;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// One request being carried out; the host echoes it back with each outcome.
@@ -137,10 +136,13 @@ pub enum Step {
         task: TaskId,
         names: Vec<String>,
     },
-    /// Make these index changes durable; report `done` only once they are.
+    /// Make the index changes durable: take them with `Engine::take_changes`
+    /// when performing this step, and report `done` only once they and every
+    /// change taken before them are durable (the host writes them in the
+    /// order it took them). Taking them when performing, not when the step
+    /// was issued, means a late step never writes stale records.
     Persist {
         task: TaskId,
-        changes: Changes,
     },
     /// Open `blobs/<hash>`: report `found` with its size, or `missing`.
     ReadBlob {

@@ -9,6 +9,7 @@ use super::Engine;
 use crate::error::CosError;
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
+use crate::index::ChangedKeys;
 use crate::origin::Origin;
 use std::collections::VecDeque;
 
@@ -27,6 +28,8 @@ pub(crate) struct Task {
     pub last: Outcome,
     /// The session that `Engine::feed` bytes go to while a step streams them.
     pub feeding: Option<SessionId>,
+    /// What this task's `persist` step took, until the host reports it durable.
+    pub persisting: Option<ChangedKeys>,
 }
 
 pub(crate) enum Action {
@@ -102,6 +105,7 @@ impl Task {
             reply: None,
             last: Outcome::Done,
             feeding: None,
+            persisting: None,
         }
     }
 
@@ -142,6 +146,13 @@ impl Engine {
             return Step::Done { task: id, reply: Some(Reply::err(&CosError::Internal("unknown task".into()))) };
         };
         task.feeding = None;
+        // A persist that failed leaves its changes to be written by the next one.
+        if let Some(keys) = task.persisting.take() {
+            if matches!(outcome, Outcome::Failed { .. }) {
+                self.requeue(keys);
+            }
+        }
+        let Some(task) = self.tasks.get_mut(&id) else { unreachable!("checked above") };
         let failed = match &outcome {
             Outcome::Failed { name } => Some(failure(name)),
             _ => None,
@@ -195,13 +206,8 @@ impl Engine {
             Io::PlaceBlob { session, hash } => Step::PlaceBlob { task, session, hash },
             Io::DeleteBlobs(names) if names.is_empty() => return None,
             Io::DeleteBlobs(names) => Step::DeleteBlobs { task, names },
-            Io::Persist => {
-                let changes = self.drain_changes();
-                if changes.is_empty() {
-                    return None;
-                }
-                Step::Persist { task, changes }
-            }
+            Io::Persist if !self.has_changes() => return None,
+            Io::Persist => Step::Persist { task },
             Io::ReadBlob(hash) => Step::ReadBlob { task, hash },
             Io::ListBlobs => Step::ListBlobs { task },
             Io::ClearTemps => Step::ClearTemps { task },
