@@ -11,6 +11,8 @@ import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
 import { loadPublicHashList } from './worker/public-list.js';
+import { recordDocumentHeaders } from './worker/document-headers.js';
+import { callerFacts } from './worker/frame-facts.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -21,6 +23,8 @@ const DEFAULT_BUDGET_SHARE = 0.5;
 const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
 const ready = start();
+// Before any document it will be asked about commits.
+recordDocumentHeaders();
 
 async function start() {
   await lockDown();
@@ -59,8 +63,15 @@ function tierOf(sender) {
 }
 
 // The admin tier: the extension's own pages send one message per request.
+// From a content script, the one message is a trusted user gesture in its
+// frame (content/bridge.js): that site's probe budget starts afresh.
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (tierOf(sender) !== 'admin') return false;
+  const tier = tierOf(sender);
+  if (tier === 'page' && message?.activation === true) {
+    ready.then(({ store, runner }) => runner.run(store.activate(/** @type {string} */ (sender.origin), Date.now())));
+    return false;
+  }
+  if (tier !== 'admin') return false;
   ready
     .then(({ store, runner }) => runner.run(store.admin(message?.request, Date.now())))
     .then(({ reply }) => sendResponse(reply), (e) => sendResponse(transportError(e)))
@@ -73,18 +84,21 @@ let nextChannel = 0;
 
 // Content scripts keep one port per frame (see content/bridge.js). The port's
 // sender is fixed by the browser when it opens, so every request on it comes
-// from that frame's origin. Write sessions opened through a port end with it:
-// a frame that navigated away or closed can never finish them.
+// from that frame's document: the facts about it (its frame chain, headers
+// and container) are gathered once, here, not per request. Write sessions
+// opened through a port end with it: a frame that navigated away or closed
+// can never finish them.
 chrome.runtime.onConnect.addListener((port) => {
-  if (port.name !== PORT_NAME || tierOf(port.sender) !== 'page') return port.disconnect();
-  const caller = { origin: /** @type {string} */ (port.sender?.origin), channel: ++nextChannel };
+  if (port.name !== PORT_NAME || !port.sender || tierOf(port.sender) !== 'page') return port.disconnect();
+  const channel = ++nextChannel;
+  const facts = callerFacts(port.sender, channel);
   port.onMessage.addListener(async (message) => {
     const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
     let reply;
     let file;
     try {
       const { store, runner } = await ready;
-      const first = store.page(caller, message?.request, dataOf(data), Date.now());
+      const first = store.page(await facts, message?.request, dataOf(data), Date.now());
       ({ reply, context: { file } } = await runner.run(first, { data }));
     } catch (e) {
       reply = transportError(e);
@@ -98,7 +112,7 @@ chrome.runtime.onConnect.addListener((port) => {
   });
   port.onDisconnect.addListener(async () => {
     const { store, runner } = await ready;
-    for (const step of store.release(caller.channel, Date.now())) runner.run(step);
+    for (const step of store.release(channel, Date.now())) runner.run(step);
   });
 });
 

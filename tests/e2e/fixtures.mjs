@@ -28,11 +28,12 @@ export const CHROMIUM_FLAGS = [
 /**
  * Debian's Chromium on `userDataDir`, with the unpacked extension in
  * `extensionDir` unless `extension` is false. Its blob store is sized
- * (see sizeBlobStore) unless `sizedBlobStore` is false.
+ * (see sizeBlobStore) unless `sizedBlobStore` is false. Playwright turns the
+ * back/forward cache off; `backForwardCache` leaves it on, as for users.
  */
 export async function launchChromium(
   userDataDir,
-  { extension = true, extensionDir = EXTENSION_DIR, headed = false, args = [], sizedBlobStore = true } = {},
+  { extension = true, extensionDir = EXTENSION_DIR, headed = false, args = [], sizedBlobStore = true, backForwardCache = false } = {},
 ) {
   const flags = [...CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new')), ...args];
   if (extension) flags.push(`--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`);
@@ -40,7 +41,7 @@ export async function launchChromium(
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: false,
     args: flags,
-    ignoreDefaultArgs: ['--disable-extensions'],
+    ignoreDefaultArgs: ['--disable-extensions', ...(backForwardCache ? ['--disable-back-forward-cache'] : [])],
   });
   if (sizedBlobStore) await sizeBlobStore(context);
   return context;
@@ -94,8 +95,13 @@ export const test = base.extend({
     const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
     await use(sw);
   },
-  /** Opens the test page on `host` (e.g. 'a.test'). */
-  openPage: async ({ context, server }, use) => {
+  /**
+   * Opens the test page on `host` (e.g. 'a.test'), once the extension's
+   * worker runs: a document that commits before it listens has no headers on
+   * record, and the extension refuses it (worker/document-headers.js).
+   */
+  openPage: async ({ context, server, serviceWorker }, use) => {
+    await serviceWorker.evaluate(() => true);
     await use(async (host, path = '/page.html') => {
       const page = await context.newPage();
       page.on('pageerror', (e) => console.log(`[${host}] page error: ${e.message}`));

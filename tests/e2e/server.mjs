@@ -14,6 +14,24 @@ export function patternBytes(size, seed = 0, offset = 0) {
   return out;
 }
 
+const escapeAttribute = (s) => s.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+
+/**
+ * The path of a test page on the server, with what it is sent with:
+ * `{pp, ao, frames: [{src, allow}]}` (see startServer).
+ */
+export function pagePath({ pp, ao, frames = [] } = {}, path = '/page.html') {
+  const params = new URLSearchParams();
+  if (pp !== undefined) params.set('pp', pp);
+  if (ao !== undefined) params.set('ao', ao);
+  for (const { src, allow = '' } of frames) {
+    params.append('frame', src);
+    params.append('allow', allow);
+  }
+  const query = params.toString();
+  return query ? `${path}?${query}` : path;
+}
+
 export async function startServer() {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -30,8 +48,26 @@ export async function startServer() {
     }
     const name = url.pathname === '/' ? 'page.html' : normalize(url.pathname).replace(/^\/+/, '');
     try {
-      const body = await readFile(join(PAGES, name));
-      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' });
+      let body = await readFile(join(PAGES, name));
+      const headers = { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' };
+      if (name.endsWith('.html')) {
+        // Pages say what to send with them: `pp` (Permissions-Policy), `ao`
+        // (Cross-Origin-Storage-Allow-Origin), and iframes (`frame`, with the
+        // `allow` of the same rank; an empty one is no attribute).
+        const pp = url.searchParams.get('pp');
+        const ao = url.searchParams.get('ao');
+        if (pp !== null) headers['permissions-policy'] = pp;
+        if (ao !== null) headers['cross-origin-storage-allow-origin'] = ao;
+        const allows = url.searchParams.getAll('allow');
+        const frames = url.searchParams.getAll('frame').map((src, i) => {
+          const allow = allows[i] ? ` allow="${escapeAttribute(allows[i])}"` : '';
+          return `<iframe src="${escapeAttribute(src)}"${allow}></iframe>`;
+        });
+        body = Buffer.concat([body, Buffer.from(frames.join('\n'))]);
+        // Each navigation reaches the server, so each document has its own response.
+        headers['cache-control'] = 'no-cache';
+      }
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');
