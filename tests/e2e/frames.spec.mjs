@@ -51,10 +51,13 @@ const REFUSED = {
 /** Whether `target` can use the store: a read of a global public file. */
 const canRead = (target, hex) => target.evaluate((v) => outcome(() => readBack(v)).then((r) => r.ok?.hash === v || r.name), hex);
 
-/** c.test (the tracker) stores its own identifier; a.test a public global file. */
+/**
+ * c.test (the tracker) stores its own identifier; a.test a public global
+ * file, larger than GREASE's limit (500 KiB) so that no read of it is refused at random.
+ */
 async function plant({ context, serviceWorker, openPage }) {
   const own = await (await openPage('c.test')).evaluate(() => storeBytes(patternBytes(64, 90)));
-  const shared = await (await openPage('a.test')).evaluate(() => storeBytes(patternBytes(2000, 91), { origins: '*' }));
+  const shared = await (await openPage('a.test')).evaluate(() => storeBytes(patternBytes(600_000, 91), { origins: '*' }));
   await admin(context, serviceWorker, { op: 'add-public-hashes', hashes: [shared] });
   return { own, shared };
 }
