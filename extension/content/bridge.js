@@ -1,6 +1,8 @@
 // Isolated-world relay between this frame's page API (api.js, MAIN world) and
 // the service worker. It interprets nothing: the worker validates every
-// request and learns the caller's origin from the browser, per frame.
+// request and learns the caller's origin from the browser, per frame. It
+// also reports this frame's trusted user gestures (the probe budget's
+// replenishment), which only the browser can produce.
 'use strict';
 
 /** Must match PORT_NAME in worker/wire.js (content scripts cannot import modules). */

@@ -2,14 +2,15 @@
 // document holds one of its child frames, and what that element's markup
 // says to Permissions Policy (its `allow` attribute and the origin its `src`
 // declares). Chromium has no API mapping a frame id to its element, so the
-// worker gives a one-time token to this frame's script and to the child's;
-// the child's script posts it to this window, and the element whose window
-// sent it is the one (see worker/frame-facts.js).
+// worker makes a one-time token, tells this frame's script to expect it,
+// and has the child's script post it to this window: the element whose
+// window sent it is the one (see worker/frame-facts.js).
 //
-// Only the two content scripts ever hold the token before it is posted, and
-// the message is stopped before this page's own listeners see it, so a page
-// cannot answer for a frame. The parent's page decides the element's markup
-// anyway: that is the authority the spec gives it.
+// Only the worker creates expectations, and only the two content scripts
+// hold the token before it is posted; the message is stopped before this
+// page's own listeners see it. So no page can answer for a frame, or fill
+// these maps. The parent's page decides the element's markup anyway: that
+// is the authority the spec gives it.
 'use strict';
 
 (() => {
@@ -17,15 +18,17 @@
   if (!globalThis.isSecureContext) return;
 
   const TYPE = 'cross-origin-storage:container';
-  /** How long a token waits for its other half (the worker gives up sooner). */
+  /** How long an expected token waits to be posted (the worker gives up sooner). */
   const WAIT_MS = 3000;
-  /** Tokens remembered at once: a page posting many cannot grow the maps without bound. */
-  const MAX_WAITING = 64;
+  /** Tokens expected at once (the worker asks once per document, so a few). */
+  const MAX_EXPECTED = 64;
 
-  /** @type {Map<string, (answer: object) => void>} tokens the worker asked about, not yet posted by a child */
-  const asked = new Map();
-  /** @type {Map<string, MessageEventSource>} tokens a child posted before the worker asked */
-  const posted = new Map();
+  /**
+   * Tokens the worker said to expect: the window that posted it, once it
+   * has, and the worker's pending question, once it has asked.
+   * @type {Map<string, {source: MessageEventSource | null, answer: (() => void) | null}>}
+   */
+  const expected = new Map();
 
   chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     // Only the worker sends to content scripts.
@@ -35,18 +38,30 @@
       sendResponse(true);
       return false;
     }
-    if (typeof message?.containerOf !== 'string') return false;
-    const token = message.containerOf;
-    const source = posted.get(token);
-    if (source) {
-      posted.delete(token);
-      sendResponse(describe(source));
+    if (typeof message?.expect === 'string') {
+      const token = message.expect;
+      const fits = expected.size < MAX_EXPECTED && !expected.has(token);
+      if (fits) {
+        const entry = { source: null, answer: null };
+        expected.set(token, entry);
+        setTimeout(() => expected.get(token) === entry && (expected.delete(token), entry.answer?.()), WAIT_MS);
+      }
+      sendResponse(fits);
       return false;
     }
-    if (asked.size >= MAX_WAITING) return false;
-    asked.set(token, sendResponse);
-    setTimeout(() => asked.delete(token) && sendResponse({ kind: 'unknown' }), WAIT_MS);
-    return true;
+    if (typeof message?.containerOf !== 'string') return false;
+    const entry = expected.get(message.containerOf);
+    if (!entry) {
+      sendResponse({ kind: 'unknown' });
+      return false;
+    }
+    entry.answer = () => {
+      expected.delete(message.containerOf);
+      sendResponse(entry.source ? describe(entry.source) : { kind: 'unknown' });
+    };
+    if (!entry.source) return true;
+    entry.answer();
+    return false;
   });
 
   // Capture, registered at document_start: before any listener of the page.
@@ -55,17 +70,11 @@
     (event) => {
       if (event.data?.type !== TYPE) return;
       event.stopImmediatePropagation();
-      const { token } = event.data;
-      const source = event.source;
-      if (typeof token !== 'string' || !source || source === window) return;
-      const reply = asked.get(token);
-      if (reply) {
-        asked.delete(token);
-        reply(describe(source));
-      } else if (!posted.has(token) && posted.size < MAX_WAITING) {
-        posted.set(token, source);
-        setTimeout(() => posted.delete(token), WAIT_MS);
-      }
+      const entry = expected.get(event.data.token);
+      // The first post of an expected token counts; it comes from a content script.
+      if (!entry || entry.source || !event.source || event.source === window) return;
+      entry.source = event.source;
+      entry.answer?.();
     },
     true,
   );

@@ -79,6 +79,7 @@ export function recordDocumentHeaders() {
     await save(tabId);
   });
   chrome.tabs.onRemoved.addListener(async (tabId) => {
+    for (const frame of pending.keys()) if (frame.startsWith(`${tabId}:`)) pending.delete(frame);
     await restored;
     byTab.delete(tabId);
     await save(tabId);

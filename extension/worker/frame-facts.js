@@ -5,16 +5,23 @@
 // attribute (asked of the parent's content script, content/container.js).
 // Never what a framed page says about itself.
 //
-// Gathered once per port, when it opens: a port belongs to one document, and
-// the chain above a document cannot change while it lives (a navigating
-// ancestor takes its descendants, and their ports, with it). Anything that
-// cannot be established is reported as unknown, which the engine refuses.
+// Gathered when a document opens its first port, and kept for its other
+// ports: a document's chain cannot change while it lives (a navigating
+// ancestor takes its descendants with it), and the spec fixes a frame's
+// container policy when it navigates. Anything that cannot be established is
+// reported as unknown, which the engine refuses, and is looked up again at
+// the document's next port.
 
 import { documentHeaders } from './document-headers.js';
 
 /** @typedef {import('../pkg/cos_wasm.js').Caller} Caller */
 /** @typedef {import('../pkg/cos_wasm.js').ContainerFact} ContainerFact */
 /** @typedef {chrome.webNavigation.GetAllFrameResultDetails} FrameDetails */
+
+/** Documents whose facts are kept (the oldest is forgotten first). */
+const MAX_DOCUMENTS = 512;
+/** @type {Map<string, Promise<Omit<Caller, 'channel'>>>} facts by documentId, settled or on their way */
+const byDocument = new Map();
 
 /** How long a parent's content script may take to name the element holding a child frame. */
 const CONTAINER_TIMEOUT_MS = 2000;
@@ -28,6 +35,33 @@ const UNKNOWN = { kind: 'unknown' };
  * @returns {Promise<Caller>}
  */
 export async function callerFacts(sender, channel) {
+  const id = sender.documentId;
+  let facts = id ? byDocument.get(id) : undefined;
+  if (!facts) {
+    const gathering = gather(sender);
+    facts = gathering;
+    if (id) {
+      byDocument.set(id, gathering);
+      if (byDocument.size > MAX_DOCUMENTS) byDocument.delete(/** @type {string} */ (byDocument.keys().next().value));
+      gathering.then((f) => established(f) || byDocument.get(id) !== gathering || byDocument.delete(id));
+    }
+  }
+  return { ...(await facts), channel };
+}
+
+/**
+ * Whether every fact in `facts` was observed.
+ * @param {Omit<Caller, 'channel'>} facts
+ */
+function established(facts) {
+  return [facts, ...facts.ancestors].every((f) => f.permissionsPolicy.kind !== 'unknown' && f.container?.kind !== 'unknown');
+}
+
+/**
+ * @param {chrome.runtime.MessageSender} sender
+ * @returns {Promise<Omit<Caller, 'channel'>>}
+ */
+async function gather(sender) {
   const origin = /** @type {string} */ (sender.origin);
   try {
     const tabId = /** @type {number} */ (sender.tab?.id);
@@ -46,7 +80,6 @@ export async function callerFacts(sender, channel) {
     const own = /** @type {typeof headers[number]} */ (headers.at(-1));
     return {
       origin,
-      channel,
       permissionsPolicy: own.permissionsPolicy,
       ...(containers.length > 0 && { container: containers.at(-1) }),
       ancestors,
@@ -54,7 +87,7 @@ export async function callerFacts(sender, channel) {
     };
   } catch (e) {
     console.warn('cross-origin storage: the facts about a frame could not be established; it is refused', e);
-    return { origin, channel, permissionsPolicy: { kind: 'unknown' }, ancestors: [] };
+    return { origin, permissionsPolicy: { kind: 'unknown' }, ancestors: [] };
   }
 }
 
@@ -99,9 +132,10 @@ function originsOf(chain, callerOrigin) {
 
 /**
  * The element of `parent`'s document holding `child`: the parent's content
- * script waits for a one-time token and finds the element whose window sent
- * it; the child's content script sends it (content/container.js). The token
- * goes only to those two content scripts, so no page can answer for a frame.
+ * script is told to expect a one-time token and finds the element whose
+ * window posts it; the child's content script posts it
+ * (content/container.js). The token goes only to those two content scripts,
+ * so no page can answer for a frame.
  * @param {number} tabId
  * @param {FrameDetails} parent
  * @param {FrameDetails} child
@@ -110,17 +144,18 @@ function originsOf(chain, callerOrigin) {
 async function containerOf(tabId, parent, child) {
   const token = crypto.randomUUID();
   const at = (/** @type {FrameDetails} */ f) => ({ frameId: f.frameId, documentId: f.documentId });
+  const ask = async () => {
+    if ((await chrome.tabs.sendMessage(tabId, { expect: token }, at(parent))) !== true) return UNKNOWN;
+    const [answer] = await Promise.all([
+      chrome.tabs.sendMessage(tabId, { containerOf: token }, at(parent)),
+      chrome.tabs.sendMessage(tabId, { announceTo: token }, at(child)),
+    ]);
+    return containerFact(answer);
+  };
   let timer;
   const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer')), CONTAINER_TIMEOUT_MS)));
   try {
-    const [answer] = await Promise.race([
-      Promise.all([
-        chrome.tabs.sendMessage(tabId, { containerOf: token }, at(parent)),
-        chrome.tabs.sendMessage(tabId, { announceTo: token }, at(child)),
-      ]),
-      timeout,
-    ]);
-    return containerFact(answer);
+    return await Promise.race([ask(), timeout]);
   } catch {
     // A parent or child without our content script (about:blank, srcdoc,
     // data:, a page that just navigated) cannot tell: unknown.

@@ -43,6 +43,10 @@ export async function launchChromium(
     args: flags,
     ignoreDefaultArgs: ['--disable-extensions', ...(backForwardCache ? ['--disable-back-forward-cache'] : [])],
   });
+  // As for a user, pages come once the extension runs: one that commits
+  // before its worker listens has no headers on record and is refused
+  // (extension/worker/document-headers.js).
+  if (extension) await (context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'))).evaluate(() => true);
   if (sizedBlobStore) await sizeBlobStore(context);
   return context;
 }
@@ -95,13 +99,8 @@ export const test = base.extend({
     const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
     await use(sw);
   },
-  /**
-   * Opens the test page on `host` (e.g. 'a.test'), once the extension's
-   * worker runs: a document that commits before it listens has no headers on
-   * record, and the extension refuses it (worker/document-headers.js).
-   */
-  openPage: async ({ context, server, serviceWorker }, use) => {
-    await serviceWorker.evaluate(() => true);
+  /** Opens the test page on `host` (e.g. 'a.test'). */
+  openPage: async ({ context, server }, use) => {
     await use(async (host, path = '/page.html') => {
       const page = await context.newPage();
       page.on('pageerror', (e) => console.log(`[${host}] page error: ${e.message}`));

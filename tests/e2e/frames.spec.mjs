@@ -8,7 +8,7 @@
 // when it should.
 import { test, expect, launchBrowser } from './fixtures.mjs';
 import { pagePath } from './server.mjs';
-import { admin, liveWorker, storeState } from './sw-tools.mjs';
+import { admin, storeState } from './sw-tools.mjs';
 
 const COS = 'cross-origin-storage';
 const POLICY_MESSAGE = 'the Permissions Policy of this document does not allow "cross-origin-storage"';
@@ -104,6 +104,11 @@ test('an iframe its parent allows uses the store, and so does a same-origin one 
     'b.test',
     pagePath({ frames: [{ src: `${tracker}/page.html`, allow: COS }, { src: `${tracker}/page.html`, allow: `camera; ${COS} ${tracker}` }] }),
   );
+  // The parent's own listeners never see how the extension finds the frames' elements.
+  await page.evaluate(() => {
+    window.seen = [];
+    addEventListener('message', (e) => window.seen.push(e.data), true);
+  });
   for (const n of [0, 1]) {
     const got = await everything(frameOn(page, tracker, n), files);
     expect(got.readOwn, `frame ${n}`).toMatchObject({ ok: { hash: files.own } });
@@ -111,6 +116,7 @@ test('an iframe its parent allows uses the store, and so does a same-origin one 
     expect(got.store.ok, `frame ${n}`).toHaveLength(64);
     expect(got.invalid.name, `frame ${n}: validation runs once the policy allows`).toBe('TypeError');
   }
+  expect(await page.evaluate(() => window.seen)).toEqual([]);
   const sameOrigin = await openPage('a.test', pagePath({ frames: [{ src: `${a}/page.html` }] }));
   expect(await canRead(frameOn(sameOrigin, a, 0), files.shared)).toBe(true);
 });
@@ -208,7 +214,6 @@ test("a document restored from the back/forward cache keeps its own headers, and
   // to the extension is not cached, so each one leaves before its first write.
   const context = await launchBrowser(userDataDir, server, { backForwardCache: true });
   try {
-    await liveWorker(context);
     const [a, b, c] = ['a.test', 'b.test', 'c.test'].map((h) => server.origin(h));
     const page = await context.newPage();
     const cached = () => page.evaluate(() => window.restored);
