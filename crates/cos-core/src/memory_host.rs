@@ -4,7 +4,7 @@
 //! fail, and crash it between any two steps, so every rule about order and
 //! durability is tested natively against the one real sequence of steps.
 
-use crate::engine::step::{Caller, ChannelId, Data, Lock, Outcome, Reply, Step, TaskId};
+use crate::engine::step::{Caller, ChannelId, Data, Lock, Outcome, Reply, Step, TaskId, Trace};
 use crate::engine::{Engine, Persisted};
 use crate::ids::SessionId;
 use crate::index::Changes;
@@ -36,11 +36,13 @@ impl Payload {
     }
 }
 
-/// A finished request: the reply, and the file a read served.
+/// A finished request: the reply, the file a read served, and the trace
+/// the developer tools would show.
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub reply: Option<Reply>,
     pub file: Option<Vec<u8>>,
+    pub trace: Trace,
 }
 
 impl Finished {
@@ -224,8 +226,10 @@ impl MemoryHost {
             }
             run.holds.push(key);
         }
-        let step =
-            std::mem::replace(&mut self.running.get_mut(&id).unwrap().step, Step::Done { task: id, reply: None });
+        let step = std::mem::replace(
+            &mut self.running.get_mut(&id).unwrap().step,
+            Step::Done { task: id, reply: None, trace: Default::default() },
+        );
         let outcome = self.perform(id, &step);
         let next = self.engine.resume(id, outcome, self.now_ms);
         let run = self.running.get_mut(&id).unwrap();
@@ -247,8 +251,8 @@ impl MemoryHost {
             assert!(self.step(id), "task {id:?} is blocked: finish the lock holder first");
         }
         let run = self.running.remove(&id).expect("a running task");
-        let Step::Done { reply, .. } = run.step else { unreachable!() };
-        Finished { reply, file: run.file }
+        let Step::Done { reply, trace, .. } = run.step else { unreachable!() };
+        Finished { reply, file: run.file, trace }
     }
 
     /// Runs every unfinished task, round robin, until all are done.

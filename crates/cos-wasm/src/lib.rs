@@ -52,7 +52,17 @@ export type Step =
   | { do: 'read-blob'; task: number; hash: string }
   | { do: 'list-blobs'; task: number }
   | { do: 'clear-temps'; task: number }
-  | { do: 'done'; task: number; reply: Reply | null };
+  | { do: 'done'; task: number; reply: Reply | null; trace: Trace };
+/** For the developer tools only (see cos-core \`Trace\`): never sent to a page. */
+export interface Trace {
+  op?: string;
+  hash?: string;
+  refusal?: 'missing' | 'out-of-scope' | 'not-on-public-list' | 'probe-budget' | 'grease';
+  grant?: 'storer' | 'same-site' | 'listed' | 'global';
+  bytes?: number;
+  alreadyStored?: boolean;
+  grantsAfter?: { global: boolean; onPublicList: boolean; listed: string[]; storers: number };
+}
 export interface PublicHashListInfo { version: string | null; commit: string | null; count: number; sections: Record<string, number>; malformedLines: number }
 export interface Persisted {
   entries: unknown[];

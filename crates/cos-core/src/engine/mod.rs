@@ -206,7 +206,7 @@ impl Engine {
         origin: &Origin,
         top: &Origin,
         now_ms: u64,
-    ) -> std::result::Result<u64, Refusal> {
+    ) -> std::result::Result<(u64, Grant), Refusal> {
         let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites)));
         let caller_site = self.sites.site(origin);
         if !matches!(found, Some((_, Some(Grant::Storer)))) {
@@ -224,7 +224,7 @@ impl Engine {
             Some((size, Some(Grant::Global))) if size <= GREASE_MAX_BYTES && self.greased(&caller_site, hash) => {
                 Err(Refusal::Grease)
             }
-            Some((size, Some(_))) => Ok(size),
+            Some((size, Some(grant))) => Ok((size, grant)),
         };
         if result.is_err() {
             self.index.count_miss();
