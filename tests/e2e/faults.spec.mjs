@@ -256,7 +256,7 @@ test('storage full: the write past its origin\'s limit rejects with QuotaExceede
 }) => {
   const a = await openPage('a.test');
   const b = await openPage('b.test');
-  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB, strictGlobal: false } });
+  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB } });
   const existing = [
     ...(await a.evaluate(async () => [{ hex: await storeBytes(patternBytes(1 << 20, 1), { origins: '*' }), size: 1 << 20 }]))
   ];
@@ -305,7 +305,7 @@ test('storage full: the write past its origin\'s limit rejects with QuotaExceede
 // refused write, outside the budget, repeatable by any page.
 test('writes the engine refuses mid-stream leave no temporary file behind', async ({ context, serviceWorker, openPage }) => {
   const a = await openPage('a.test');
-  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB, strictGlobal: false } });
+  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB } });
   const replies = await a.evaluate(async () => {
     const cos = navigator.crossOriginStorage;
     const writable = async (seed) =>
