@@ -6,7 +6,7 @@
 // so start-up is a promise that every handler awaits.
 
 import init, { Store } from './pkg/cos_wasm.js';
-import { loadPersisted, lockDown, saveChanges } from './worker/persist.js';
+import { loadPersisted, lockDown, profileRecords, writesOf } from './worker/persist.js';
 import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
@@ -24,10 +24,11 @@ const ready = start();
 
 async function start() {
   await lockDown();
+  const records = profileRecords();
   const [, estimate, persisted] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
     navigator.storage.estimate(),
-    loadPersisted(),
+    loadPersisted(records),
   ]);
   const store = new Store(crypto.getRandomValues(new Uint8Array(32)));
   // A list that does not verify lists nothing (fail closed), never stops the store.
@@ -37,7 +38,11 @@ async function start() {
   if (restored.skippedEntries || restored.reset.length) {
     console.warn(`ignored ${restored.skippedEntries} malformed index entries; reset to defaults: ${restored.reset.join(', ') || 'nothing'}`);
   }
-  const runner = createRunner(store, createStorage(store, saveChanges));
+  const persist = async (/** @type {import('./pkg/cos_wasm.js').Changes} */ changes) => {
+    await records.apply(writesOf(changes));
+    announceChange();
+  };
+  const runner = createRunner(store, createStorage(store, persist));
   // Storage and index agree before anyone is answered.
   await runner.run(store.startUp(Date.now()));
   return { store, runner };
@@ -101,6 +106,21 @@ chrome.runtime.onConnect.addListener((port) => {
     for (const step of store.release(caller.channel, Date.now())) runner.run(step);
   });
 });
+
+/** @type {ReturnType<typeof setTimeout> | null} */
+let announcing = null;
+/**
+ * Tells the extension's own open pages (popup, settings) that the store
+ * changed, at most every 100 ms. (Not chrome.storage.onChanged: an incognito
+ * instance keeps its index elsewhere.)
+ */
+function announceChange() {
+  announcing ??= setTimeout(() => {
+    announcing = null;
+    // Nobody listening (no popup open) is the usual case, not an error.
+    chrome.runtime.sendMessage({ storeChanged: true }).catch(() => {});
+  }, 100);
+}
 
 /**
  * What the engine needs to know about the bytes beside a request.

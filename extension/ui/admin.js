@@ -13,13 +13,12 @@ export async function admin(request) {
 
 /**
  * Calls `render` whenever the store changes (a page stored or read a file,
- * the other extension page changed something): the worker persists every
- * change to chrome.storage, so its change event is the signal. Coalesced.
+ * the other extension page changed something): the worker announces every
+ * change it made durable (coalesced there).
+ * @param {() => void} render
  */
 export function onStoreChange(render) {
-  let pending = null;
-  chrome.storage.onChanged.addListener(() => {
-    clearTimeout(pending);
-    pending = setTimeout(render, 100);
+  chrome.runtime.onMessage.addListener((message) => {
+    if (message?.storeChanged === true) render();
   });
 }
