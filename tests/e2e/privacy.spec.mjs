@@ -3,10 +3,16 @@
 // answers, which hosts count as one site, how long the worker stays busy,
 // what content scripts can reach, what an incognito tab sees) must not let
 // two sites, or an incognito and a regular tab, recognise the same user or
-// learn about each other's files. Each test plays the attacker with the
-// page's own means: the public API, the raw bridge protocol any page script
-// can speak (helpers.js rawChannel), and CDP where a compromised renderer is
-// simulated. Assertions are about the property, not about a format.
+// learn about each other's files; and what a page sends must not grow the
+// store without bound or land on disk under a hash it does not have. Each
+// test plays the attacker with the page's own means: the public API, the raw
+// bridge protocol any page script can speak (helpers.js rawChannel), and
+// DevTools where a compromised renderer or a debugger's view is simulated.
+// Assertions are about the property, not about a format. Leaks of the issue,
+// in order: 1 session ids, 2 lastModified, 3 close() warnings, 4 quota
+// messages and thresholds, 5 trailing-dot hosts, 6 truncate and abandoned
+// work, 7 chrome.storage from content scripts and malformed records,
+// 8 incognito, 9 unbounded growth, 10 transient read errors, 11 live Files.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, expect, launchBrowser } from './fixtures.mjs';
@@ -872,4 +878,19 @@ test('a live File changed during its write is never stored under a hash it does 
     if (t.write === 'stored') expect.soft(t.readHash, 'bytes stored under the declared hash').toBe(t.hex);
     else expect.soft(t.readHash, 'nothing stored after a failed write').toBeUndefined();
   }
+});
+
+// Not testable end to end, so not tested (each says why).
+test.fixme('concurrent Blob writes cannot make the worker hold memory without bound', () => {
+  // 60 concurrent 4 MiB Blob writes from one page (the per-origin session
+  // limit is 64) grew the worker's Wasm memory by 4-9 MiB and its JS heap to
+  // a ~21 MB peak on today's code: the browser's blob pipes already keep few
+  // pumps active at once, so a bound on concurrent pumps makes no difference
+  // a test can tell from noise. Review the bound in code.
+});
+
+test.fixme("a relay whose send fails does not leave a port behind", () => {
+  // The bridge opens a second port when postMessage() on its port throws
+  // (the port died before its disconnect event). A page cannot make that
+  // happen on purpose, so the leak cannot be driven from outside.
 });
