@@ -73,17 +73,46 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   return true;
 });
 
-/** Numbers the page channels (one per frame's port); the engine binds write sessions to them. */
+/** Numbers the page channels; the engine binds write sessions to them. */
 let nextChannel = 0;
+/** Twice what the bridge keeps per frame (content/bridge.js MAX_CHANNELS). */
+const MAX_CHANNELS_PER_FRAME = 64;
 
-// Content scripts keep one port per frame (see content/bridge.js). The port's
-// sender is fixed by the browser when it opens, so every request on it comes
-// from that frame's origin. Write sessions opened through a port end with it:
-// a frame that navigated away or closed can never finish them.
+// Content scripts keep one port per frame (see content/bridge.js), carrying
+// that frame's page channels (its window; later its workers), each message
+// tagged with the channel's number in the frame. The port's sender is fixed
+// by the browser when it opens, so every request on it comes from that
+// frame's origin. Write sessions opened on a channel end with it: when the
+// bridge closes the channel, or the frame navigates or closes (the port goes).
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== PORT_NAME || tierOf(port.sender) !== 'page') return port.disconnect();
-  const caller = { origin: /** @type {string} */ (port.sender?.origin), channel: ++nextChannel };
+  const origin = /** @type {string} */ (port.sender?.origin);
+  /** The engine's channel number for each of the frame's channels. */
+  const channels = new Map();
+  const channelOf = (/** @type {unknown} */ local) => {
+    if (!channels.has(local)) {
+      channels.set(local, ++nextChannel);
+      // More than the bridge ever keeps (a compromised renderer): the oldest goes.
+      for (const [oldest, channel] of channels) {
+        if (channels.size <= MAX_CHANNELS_PER_FRAME) break;
+        release(channel);
+        channels.delete(oldest);
+      }
+    }
+    return channels.get(local);
+  };
+  const release = async (/** @type {number} */ channel) => {
+    const { store, runner } = await ready;
+    for (const step of store.release(channel, Date.now())) runner.run(step);
+  };
   port.onMessage.addListener(async (message) => {
+    const local = typeof message?.channel === 'number' ? message.channel : 0;
+    if (message?.closed === true) {
+      if (channels.has(local)) release(channels.get(local));
+      channels.delete(local);
+      return;
+    }
+    const caller = { origin, channel: channelOf(local) };
     const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
     let reply;
     let file;
@@ -95,15 +124,14 @@ chrome.runtime.onConnect.addListener((port) => {
       reply = transportError(e);
     }
     try {
-      port.postMessage({ ...reply, file, id: message?.id });
+      port.postMessage({ ...reply, file, channel: local, id: message?.id });
     } catch {
       // The frame went away before the reply.
     }
     keepAliveWhileWriting();
   });
-  port.onDisconnect.addListener(async () => {
-    const { store, runner } = await ready;
-    for (const step of store.release(caller.channel, Date.now())) runner.run(step);
+  port.onDisconnect.addListener(() => {
+    for (const channel of channels.values()) release(channel);
   });
 });
 

@@ -16,7 +16,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, expect, launchBrowser } from './fixtures.mjs';
-import { MiB, admin, extensionId, inWorker, liveWorker, restartWorker, sleep, storeState } from './sw-tools.mjs';
+import { MiB, admin, extensionId, inWorker, liveWorker, makePublic, restartWorker, sleep, storeState } from './sw-tools.mjs';
 import { DEBUG_PORT_ARG, browserDevTools } from './cdp-tools.mjs';
 
 test.describe.configure({ mode: 'parallel' });
@@ -138,7 +138,7 @@ test('two sites cannot link a user through write-session ids', async ({ openPage
   await abortSessions(b, fromB);
 });
 
-test('two sites cannot link a user through the lastModified of a shared file', async ({ openPage }) => {
+test('two sites cannot link a user through the lastModified of a shared file', async ({ context, openPage }) => {
   const a = await openPage('a.test');
   const stored = await a.evaluate(async () => {
     const x = await storeBytes(patternBytes(3000, 71), { origins: '*' });
@@ -147,6 +147,8 @@ test('two sites cannot link a user through the lastModified of a shared file', a
     const y = await storeBytes(patternBytes(3000, 72), { origins: '*' });
     return { x, y, storedX, storedY: Date.now() };
   });
+  // Public files, as the runtimes and models that sites share are.
+  await makePublic(context, [stored.x, stored.y]);
   const lastModified = (page) =>
     page.evaluate(
       async ({ x, y }) => {
@@ -222,7 +224,7 @@ test("a site cannot learn that the user has another site's private file from clo
 
 /** Sets the user's storage budget (null: the default, derived from the disk). */
 const setBudget = (context, serviceWorker, budgetBytes) =>
-  admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes, strictGlobal: false } });
+  admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes } });
 
 test('quota error messages reveal neither the budget nor the disk size', async ({ context, serviceWorker, openPage }) => {
   const a = await openPage('a.test');
@@ -641,7 +643,11 @@ test('an incognito tab and a regular tab cannot recognise each other, and incogn
       await devtools.send('Target.closeTarget', { targetId: tab.targetId });
     }
     await sleep(500);
-    const index = await inWorker(context, async () => JSON.stringify(await chrome.storage.local.get(null)));
+    // The regular profile's own records, less the probe windows: the regular
+    // page itself asked for the marked file above, which its window records.
+    const index = await inWorker(context, async () =>
+      JSON.stringify(Object.entries(await chrome.storage.local.get(null)).filter(([key]) => !key.startsWith('probes:'))),
+    );
     const state = await storeState(context);
     expect.soft(state.entries, 'regular index').not.toContain(marked.hash);
     expect.soft(index, 'regular index').not.toContain(server.origin('c.test'));
@@ -737,6 +743,7 @@ test('a site cannot grow a file\'s record without bound by storing it from many 
     const host = await context.newPage();
     await host.goto(server.origin('a.test') + '/page.html');
     const hex = await host.evaluate(() => storeBytes(patternBytes(1000, 101), { origins: '*' }));
+    await makePublic(context, [hex]);
     const reader = await context.newPage();
     await reader.goto(server.origin('c.test') + '/page.html');
     const medianReadMs = () =>
@@ -763,6 +770,8 @@ test('a site cannot grow a file\'s record without bound by storing it from many 
             return Promise.all(
               batch.map((i) => {
                 const frame = document.createElement('iframe');
+                // Another origin of the site: allowed by the page, as the Permissions Policy asks.
+                frame.allow = 'cross-origin-storage';
                 frame.src = `http://x${i}.a.test:${port}/page.html`;
                 document.body.append(frame);
                 return new Promise((r) => (frame.onload = r));
@@ -792,6 +801,7 @@ test('a site cannot grow a file\'s record without bound by storing it from many 
 test('a transient file-system error while a file is served does not delete it', async ({ context, openPage }) => {
   const a = await openPage('a.test');
   const hex = await a.evaluate(() => storeBytes(patternBytes(50_000, 102), { origins: '*' }));
+  await makePublic(context, [hex]);
   // While `privacyFlaky` is set, the worker's file system fails every access
   // to this file with an error other than NotFoundError, as a busy or flaky
   // disk can. The file itself is intact throughout.

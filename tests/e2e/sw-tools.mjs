@@ -108,6 +108,14 @@ export async function admin(context, serviceWorker, request) {
   }
 }
 
+/**
+ * Puts `hashes` on the Public Hash List (its manual section, as the user does
+ * on the settings page), so global files reach other sites through the gate.
+ */
+export async function makePublic(context, hashes) {
+  await admin(context, await liveWorker(context), { op: 'add-public-hashes', hashes });
+}
+
 /** PID of the browser process running on `userDataDir` (not its children). */
 export function browserPid(userDataDir) {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });

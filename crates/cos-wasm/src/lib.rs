@@ -221,6 +221,12 @@ impl Store {
         to_js(&self.engine.borrow_mut().take_changes(TaskId(task)))
     }
 
+    /// Whether task `task` still has work to do (its session did not end).
+    #[wasm_bindgen(js_name = taskAlive)]
+    pub fn task_alive(&self, task: u32) -> bool {
+        self.engine.borrow().task_alive(TaskId(task))
+    }
+
     /// Bytes of a streaming step (`write-temp` with `feed`), in order.
     pub fn feed(&self, task: u32, bytes: &[u8]) -> Result<(), JsValue> {
         self.engine.borrow_mut().feed(TaskId(task), bytes).map_err(js_error)

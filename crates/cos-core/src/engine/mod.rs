@@ -263,6 +263,13 @@ impl Engine {
         self.sessions.get_mut(session).ok_or(CosError::UnknownSession)?.session.feed(bytes)
     }
 
+    /// Whether `task` is still worth performing: it exists and its write
+    /// session (if it has one) has not ended. A host checks this between the
+    /// slices of a long step, to stop work whose frame went away.
+    pub fn task_alive(&self, task: TaskId) -> bool {
+        self.tasks.get(&task).is_some_and(|t| t.session.as_ref().is_none_or(|s| self.sessions.contains_key(s)))
+    }
+
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()
     }

@@ -274,7 +274,9 @@ fn releasing_a_channel_cancels_its_sessions_even_mid_hash() {
     while !matches!(host.current(close), Some(Step::HashTemp { .. })) {
         host.step(close);
     }
+    assert!(host.engine.task_alive(close));
     let cleanups = host.release(7);
+    assert!(!host.engine.task_alive(close), "a host stops between slices");
     assert_eq!(cleanups.len(), 1);
     assert_eq!(host.finish(close).json()["error"]["name"], "UnknownError", "the hash pass stops");
     host.finish_all();
