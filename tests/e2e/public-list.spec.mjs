@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, expect, REPO_ROOT, launchBrowser } from './fixtures.mjs';
+import { test, expect, EXTENSION_DIR, REPO_ROOT, launchBrowser } from './fixtures.mjs';
 import { listText, startListServer } from './list-server.mjs';
 import { patternBytes } from './server.mjs';
 import { extensionId, inWorker, liveWorker, restartWorker } from './sw-tools.mjs';
@@ -178,10 +178,10 @@ test('a saved list that no longer verifies is not used after a restart: the bund
   }
 });
 
-/** A copy of the built extension in a new directory (so a new extension id), changed by `edit(dir)`. */
+/** A copy of the extension under test in a new directory (so a new extension id), changed by `edit(dir)`. */
 async function copyExtension(edit = async () => {}) {
   const dir = await mkdtemp(join(tmpdir(), 'cos-extension-'));
-  for (const path of ['manifest.json', 'README.md', 'extension']) await cp(join(REPO_ROOT, path), join(dir, path), { recursive: true });
+  for (const path of ['manifest.json', 'README.md', 'extension']) await cp(join(EXTENSION_DIR, path), join(dir, path), { recursive: true });
   await edit(dir);
   return dir;
 }
