@@ -15,7 +15,7 @@
 
 import { PublicHashListLoader } from '../pkg/cos_wasm.js';
 import { onPolicyChange, readConfig, refreshUrl, setUserUrl } from './list-config.js';
-import { newListFile, openListFile, readRecord, removeListFilesExcept, writeRecord } from './saved-list.js';
+import { EMPTY_RECORD, newListFile, openListFile, readRecord, removeListFilesExcept, writeRecord } from './saved-list.js';
 
 /** @typedef {import('../pkg/cos_wasm.js').Store} Store */
 /** @typedef {import('../pkg/cos_wasm.js').PublicHashListInfo} PublicHashListInfo */
@@ -182,7 +182,7 @@ export function createPublicLists(bundledUrl, storeReady) {
     const store = await storeReady();
     inUse = { ...(await loadBundled(store, bundledUrl)), source: 'bundled', url: null };
     loadError = null;
-    await writeRecord({ list: null, lastRefresh: null, lastAttempt: null, attemptUrl: null, lastError: null });
+    await writeRecord(EMPTY_RECORD);
     await removeListFilesExcept(null);
   }
 

@@ -24,15 +24,15 @@ const DIR = 'lists';
  * }} ListRecord
  */
 
-/** @type {ListRecord} */
-const EMPTY = { list: null, lastRefresh: null, lastAttempt: null, attemptUrl: null, lastError: null };
+/** No refreshed list, no refresh tried. @type {Readonly<ListRecord>} */
+export const EMPTY_RECORD = Object.freeze({ list: null, lastRefresh: null, lastAttempt: null, attemptUrl: null, lastError: null });
 
 const listsDir = async () => (await navigator.storage.getDirectory()).getDirectoryHandle(DIR, { create: true });
 
 /** @returns {Promise<ListRecord>} */
 export async function readRecord() {
   const stored = (await chrome.storage.local.get(RECORD))[RECORD];
-  return { ...EMPTY, ...(stored && typeof stored === 'object' ? stored : {}) };
+  return { ...EMPTY_RECORD, ...(stored && typeof stored === 'object' ? stored : {}) };
 }
 
 /** @param {ListRecord} record */

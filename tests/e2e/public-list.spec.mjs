@@ -321,6 +321,17 @@ test('enterprise policy sets the refresh URL, over the user\'s, and the settings
     await expect(options.locator('#status')).toContainText(`Public Hash List: ${lists.url(LIST_PATH)}`);
     await expect(options.locator('#phl-version')).toHaveText('policy-list');
     expect(lists.requests).not.toContain('/user.txt');
+
+    // The policy goes while the browser is closed (and the user set no URL): the list it brought
+    // goes too (Chromium reports the removed policy as a change when it starts).
+    await options.evaluate(() => chrome.storage.local.remove('public-list-url'));
+    await context.close();
+    await removePolicy();
+    context = await launchBrowser(userDataDir, server, { extensionDir });
+    const after = await openSettings(context, await liveWorker(context));
+    await expect(after.locator('#phl-policy')).toBeHidden();
+    await expect(after.locator('#phl-url')).toBeEnabled();
+    expect(await listShown(after)).toMatchObject({ source: 'bundled' });
   } finally {
     await context?.close();
     await removePolicy();
