@@ -20,7 +20,7 @@ const DEFAULT_BUDGET_SHARE = 0.5;
 /** The Public Hash List shipped with the extension. */
 const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
-const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store));
+const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store), announceChange);
 const ready = start();
 
 async function start() {

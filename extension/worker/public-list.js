@@ -125,8 +125,9 @@ const reason = (/** @type {unknown} */ e) => (e instanceof Error ? e.message : S
 /**
  * @param {string} bundledUrl the bundled list; its sidecar is `${bundledUrl}.sha256`
  * @param {() => Promise<Store>} storeReady the store, once the worker started
+ * @param {() => void} announce tells the extension's open pages that what they show changed
  */
-export function createPublicLists(bundledUrl, storeReady) {
+export function createPublicLists(bundledUrl, storeReady, announce) {
   /** @type {InUse} */
   let inUse = NONE;
   /** Why no list is in use, when none is. */
@@ -166,6 +167,7 @@ export function createPublicLists(bundledUrl, storeReady) {
       record.lastAttempt = now;
       record.attemptUrl = configured.url;
       await writeRecord(record);
+      announce();
       await removeListFilesExcept(record.list?.file ?? null);
       return record.lastError;
     })().finally(() => (refreshing = null));
@@ -183,6 +185,7 @@ export function createPublicLists(bundledUrl, storeReady) {
     inUse = { ...(await loadBundled(store, bundledUrl)), source: 'bundled', url: null };
     loadError = null;
     await writeRecord(EMPTY_RECORD);
+    announce();
     await removeListFilesExcept(null);
   }
 
@@ -228,6 +231,7 @@ export function createPublicLists(bundledUrl, storeReady) {
           // Refreshed again at once (attemptUrl forgotten) rather than in a week.
           Object.assign(record, { list: null, attemptUrl: null, lastError: `the saved list from ${saved.url} is not usable: ${reason(e)}` });
           await writeRecord(record);
+          announce();
         }
       }
       if (inUse === NONE) {
