@@ -1,7 +1,8 @@
 //! What several properties assert or set up.
 
+use cos_core::engine::step::Caller;
 use cos_core::index::Entry;
-use cos_core::memory_host::{Finished, MemoryHost};
+use cos_core::memory_host::{caller, Finished, MemoryHost, Payload};
 use cos_core::origin::Origin;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -86,4 +87,16 @@ pub(crate) fn step_failure_name(platform_name: &str) -> &'static str {
 
 pub(crate) fn allowed_caller(origin: &str) -> bool {
     Origin::parse_caller(origin).is_ok()
+}
+
+/// A whole page request from `who` (a frame, its top-level origin, its headers).
+pub(crate) fn page_as(host: &mut MemoryHost, who: &Caller, request: Value, payload: Option<Payload>) -> Finished {
+    let id = host.spawn_as(who, request, payload);
+    host.finish(id)
+}
+
+/// A document of `origin` (on channel 1), framed in a page of `top` if
+/// given, whose response carried `Cross-Origin-Storage-Allow-Origin: header` if given.
+pub(crate) fn document(origin: &str, top: Option<&str>, header: Option<&str>) -> Caller {
+    Caller { top_origin: top.map(str::to_owned), allow_origin: header.map(str::to_owned), ..caller(origin, 1) }
 }

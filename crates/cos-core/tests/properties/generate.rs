@@ -3,7 +3,7 @@
 use crate::harness::Rng;
 use serde_json::{json, Map, Value};
 
-const OPS: [&str; 16] = [
+const OPS: [&str; 18] = [
     "open",
     "read",
     "write-begin",
@@ -17,11 +17,13 @@ const OPS: [&str; 16] = [
     "delete-site",
     "clear",
     "settings",
+    "add-public-hashes",
+    "remove-public-hashes",
     "OPEN",
     "list",
     "",
 ];
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 21] = [
     "op",
     "hash",
     "algorithm",
@@ -33,7 +35,9 @@ const KEYS: [&str; 20] = [
     "size",
     "settings",
     "budgetBytes",
+    // A setting that no longer exists: refused like any unknown field.
     "strictGlobal",
+    "hashes",
     "origin",
     "caller",
     "sender",
@@ -150,7 +154,8 @@ fn session_value(rng: &mut Rng, live: &[String]) -> Value {
 pub(crate) fn valid_request(rng: &mut Rng, live: &[String]) -> Value {
     let session = session_value(rng, live);
     let n = rng.below(1 << 10);
-    match rng.below(13) {
+    let hashes: Vec<String> = (0..rng.below(4)).map(|_| hex(rng, 64)).collect();
+    match rng.below(15) {
         0 => json!({"op": "open", "hash": hash_value(rng), "create": rng.chance(50), "origins": origins_value(rng)}),
         1 => json!({"op": "open", "hash": hash_value(rng)}),
         2 => json!({"op": "read", "hash": hash_value(rng)}),
@@ -164,7 +169,9 @@ pub(crate) fn valid_request(rng: &mut Rng, live: &[String]) -> Value {
         9 => json!({"op": "summary"}),
         10 => json!({"op": "delete", "hash": hex(rng, 64)}),
         11 => json!({"op": "delete-site", "origin": gen_origin(rng).0}),
-        _ => json!({"op": "settings", "settings": {"budgetBytes": n, "strictGlobal": rng.chance(50)}}),
+        12 => json!({"op": "settings", "settings": {"budgetBytes": n}}),
+        13 => json!({"op": "add-public-hashes", "hashes": hashes}),
+        _ => json!({"op": "remove-public-hashes", "hashes": hashes}),
     }
 }
 
@@ -368,4 +375,17 @@ pub(crate) fn gen_origin(rng: &mut Rng) -> (String, bool) {
         _ => {}
     }
     (text, valid)
+}
+
+/// Any `Cross-Origin-Storage-Allow-Origin` header text: a list of origins
+/// valid or not, `*`, or anything.
+pub(crate) fn random_header(rng: &mut Rng) -> String {
+    match rng.below(4) {
+        0 => random_string(rng),
+        1 => "*".into(),
+        _ => {
+            let separator = *rng.pick(&[",", ", ", " , ", ",\t"]);
+            (0..rng.below(4)).map(|_| gen_origin(rng).0).collect::<Vec<_>>().join(separator)
+        }
+    }
 }
