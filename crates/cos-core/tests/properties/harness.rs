@@ -25,6 +25,10 @@ impl Rng {
     pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
     }
+    /// 32 bytes, as the platform's CSPRNG gives the engine at each start.
+    pub(crate) fn entropy(&mut self) -> [u8; 32] {
+        std::array::from_fn(|_| self.next() as u8)
+    }
     /// `min..min + spread` random bytes.
     pub(crate) fn some_bytes(&mut self, min: usize, spread: usize) -> Vec<u8> {
         let len = min + self.below(spread);
