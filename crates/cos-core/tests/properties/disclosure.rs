@@ -3,6 +3,7 @@
 
 use crate::checks::{document, page_as, store_from};
 use crate::harness::{run, share, Rng};
+use cos_core::engine::step::Caller;
 use cos_core::memory_host::{hash_arg, sha256_hex as sha, test_sites, Finished, MemoryHost};
 use cos_core::public_hash_list::PublicHashList;
 use serde_json::{json, Value};
@@ -213,6 +214,171 @@ struct Counts {
     warnings: usize,
 }
 
+/// What every case shares: the files, every hash a site may look up (the
+/// files' and `PROBE_ONLY` more), and the reply for a missing file.
+struct Fixture {
+    files: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+    hashes: Vec<String>,
+    not_found: Value,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let files = disclosure_files();
+        let probes = (0..PROBE_ONLY).map(|i| sha(format!("probe {i}").as_bytes()));
+        Self {
+            sizes: files.iter().map(Vec::len).chain([0; PROBE_ONLY]).collect(),
+            hashes: files.iter().map(|f| sha(f)).chain(probes).collect(),
+            not_found: MemoryHost::new()
+                .page(POOL[0], json!({"op": "open", "hash": hash_arg(&sha(b"never stored"))}), None)
+                .json(),
+            files,
+        }
+    }
+}
+
+/// One case: the store, and the model it must agree with.
+struct World<'a> {
+    fx: &'a Fixture,
+    counts: &'a mut Counts,
+    host: MemoryHost,
+    model: Model,
+}
+
+/// A caller and the top-level origin of its page (itself, mostly).
+fn anyone(rng: &mut Rng) -> (&'static str, &'static str) {
+    let caller = *rng.pick(&POOL);
+    (caller, if rng.chance(70) { caller } else { *rng.pick(&POOL) })
+}
+
+fn framed(caller: &str, top: &str, header: Option<&str>) -> Caller {
+    document(caller, (top != caller).then_some(top), header)
+}
+
+impl World<'_> {
+    /// One lookup (`open`, or `read`, which serves the bytes), checked against the model.
+    fn lookup(&mut self, (caller, top): (&'static str, &'static str), h: usize, read: bool) {
+        let expect = self.model.lookup(caller, top, h, &self.fx.sizes);
+        let op = if read { "read" } else { "open" };
+        let request = json!({"op": op, "hash": hash_arg(&self.fx.hashes[h])});
+        let reply = page_as(&mut self.host, &framed(caller, top, None), request, None);
+        let found = reply.ok();
+        let seen = format!("{caller} in {top}, {op} of hash {h}: {}", reply.json());
+        match expect {
+            Expect::Found => assert!(found, "must disclose: {seen}"),
+            Expect::NotFound | Expect::OverBudget => assert!(!found, "must not disclose: {seen}"),
+            Expect::Grease(Some(refused)) => assert_eq!(found, !refused, "the window's GREASE draw holds: {seen}"),
+            Expect::Grease(None) => {
+                self.model.windows.get_mut(&model_site(caller)).unwrap().greased.insert(h, !found);
+            }
+        }
+        if let Expect::Grease(_) = expect {
+            self.counts.grease_eligible += 1;
+            self.counts.greased += usize::from(!found);
+        }
+        self.counts.budget_refusals += usize::from(expect == Expect::OverBudget);
+        self.counts.lookups += 1;
+        if !found {
+            assert_eq!(reply.json(), self.fx.not_found, "a refusal looks exactly like a miss: {seen}");
+            return assert!(reply.file.is_none());
+        }
+        assert_eq!(reply.json()["value"], json!({"hash": self.fx.hashes[h], "size": self.fx.sizes[h]}), "{seen}");
+        if read {
+            assert!(reply.file.as_deref() == Some(&self.fx.files[h][..]), "{seen}: the file's bytes");
+            self.model.files.get_mut(&h).unwrap().users.insert(caller);
+        }
+    }
+
+    /// A write of one of the files (or of wrong bytes), with or without an Allow-Origin header.
+    fn store(&mut self, rng: &mut Rng) {
+        let f = rng.below(self.fx.files.len());
+        let (storer, top) = anyone(rng);
+        let (origins, asked) = gen_origins(rng);
+        let (header, authorized) = gen_header(rng, asked.as_deref().unwrap_or_default());
+        let honest = rng.chance(80);
+        let bytes = if honest { self.fx.files[f].clone() } else { vec![9; 3] };
+        let who = framed(storer, top, header.as_deref());
+        let close = store_from(&mut self.host, &who, (&bytes, &self.fx.hashes[f]), origins, rng.chance(30));
+        if !honest {
+            return assert_eq!(close.error_name().as_deref(), Some("DataError"), "wrong bytes must not store");
+        }
+        assert!(close.ok(), "honest write refused: {}", close.json());
+        let shared = self.model.files.entry(f).or_default();
+        shared.storers.insert(storer);
+        let Some(asked) = asked else {
+            shared.global = true;
+            return assert_eq!(warned_about(&close), BTreeSet::new(), "'*' needs no header");
+        };
+        // The header is a ceiling: only origins it names are listed; the others are warned about.
+        let (kept, dropped): (BTreeSet<&str>, BTreeSet<&str>) = asked.iter().partition(|o| authorized.contains(*o));
+        shared.listed.extend(kept);
+        let dropped: BTreeSet<String> = dropped.into_iter().map(str::to_owned).collect();
+        assert_eq!(warned_about(&close), dropped, "{header:?} for {asked:?}");
+        self.counts.warnings += usize::from(!dropped.is_empty());
+    }
+
+    /// Distinct lookups in a row, as a tracker probing for files makes them.
+    fn burst(&mut self, rng: &mut Rng) {
+        let who = anyone(rng);
+        let mut order: Vec<usize> = (0..self.fx.hashes.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        for &h in &order[..4 + rng.below(order.len() - 4)] {
+            self.lookup(who, h, false);
+        }
+    }
+
+    /// A create handle never reveals anything, and costs no probe (the model charges nothing).
+    fn create(&mut self, rng: &mut Rng) {
+        let (caller, top) = anyone(rng);
+        let hash = &self.fx.hashes[rng.below(self.fx.hashes.len())];
+        let request = json!({"op": "open", "create": true, "hash": hash_arg(hash)});
+        let create = page_as(&mut self.host, &framed(caller, top, None), request, None);
+        assert_eq!(create.json()["value"], json!({"hash": hash}));
+    }
+
+    /// A user gesture in a page of `origin`: its site's window starts afresh.
+    fn activate(&mut self, origin: &str) {
+        self.host.activate(origin);
+        self.model.windows.remove(&model_site(origin));
+    }
+
+    /// The user adds a file's hash to the Public Hash List's manual section, or removes it.
+    fn edit_public_list(&mut self, rng: &mut Rng) {
+        let f = rng.below(self.fx.files.len());
+        let add = rng.chance(50);
+        let op = if add { "add-public-hashes" } else { "remove-public-hashes" };
+        assert!(self.host.admin(json!({"op": op, "hashes": [self.fx.hashes[f]]})).ok());
+        match add {
+            true => self.model.manual.insert(f),
+            false => self.model.manual.remove(&f),
+        };
+    }
+
+    /// The user deletes a file, or what only one site stored and used.
+    fn delete(&mut self, rng: &mut Rng) {
+        let files = &self.model.files;
+        let (request, gone): (Value, Vec<usize>) = if rng.chance(50) {
+            let f = rng.below(self.fx.files.len());
+            (
+                json!({"op": "delete", "hash": self.fx.hashes[f]}),
+                files.contains_key(&f).then_some(f).into_iter().collect(),
+            )
+        } else {
+            let origin = *rng.pick(&POOL);
+            let gone = files.iter().filter(|(_, m)| m.used_only_by_site_of(origin)).map(|(f, _)| *f).collect();
+            (json!({"op": "delete-site", "origin": origin}), gone)
+        };
+        let reply = self.host.admin(request.clone());
+        assert_eq!(reply.json()["value"]["deleted"], gone.len(), "{request}");
+        for f in gone {
+            self.model.files.remove(&f);
+        }
+    }
+}
+
 /// A small world: a pool of origins, top-level or framed in each other's
 /// pages, storing a few files (some with wrong bytes, with and without an
 /// Allow-Origin header), looking them up and probing hashes nobody stored,
@@ -225,167 +391,37 @@ struct Counts {
 /// refuses few of them across the run.
 #[test]
 fn disclosure_matches_the_model() {
-    let files = disclosure_files();
-    let sizes: Vec<usize> = files.iter().map(Vec::len).chain([0; PROBE_ONLY]).collect();
-    let hashes: Vec<String> =
-        files.iter().map(|f| sha(f)).chain((0..PROBE_ONLY).map(|i| sha(format!("probe {i}").as_bytes()))).collect();
-    let not_found =
-        MemoryHost::new().page(POOL[0], json!({"op": "open", "hash": hash_arg(&sha(b"never stored"))}), None).json();
+    let fx = Fixture::new();
     let mut counts = Counts::default();
     let cases = share(7);
     run("disclosure", cases, |rng, _| {
-        let mut host = MemoryHost::with(test_sites, public_list).reseeded(rng.entropy());
-        let mut model = Model::default();
-        // One lookup (`open`, or `read` which serves the bytes), checked against the model.
-        let mut lookup =
-            |host: &mut MemoryHost, model: &mut Model, (caller, top): (&'static str, &'static str), h, read| {
-                let expect = model.lookup(caller, top, h, &sizes);
-                let op = if read { "read" } else { "open" };
-                let who = document(caller, (top != caller).then_some(top), None);
-                let reply = page_as(host, &who, json!({"op": op, "hash": hash_arg(&hashes[h])}), None);
-                let found = reply.ok();
-                let seen = format!("{caller} in {top}, {op} of hash {h}: {}", reply.json());
-                match expect {
-                    Expect::Found => assert!(found, "must disclose: {seen}"),
-                    Expect::NotFound | Expect::OverBudget => assert!(!found, "must not disclose: {seen}"),
-                    Expect::Grease(Some(refused)) => {
-                        assert_eq!(found, !refused, "the window's GREASE draw holds: {seen}");
-                    }
-                    Expect::Grease(None) => {
-                        model.windows.get_mut(&model_site(caller)).unwrap().greased.insert(h, !found);
-                    }
-                }
-                if let Expect::Grease(_) = expect {
-                    counts.grease_eligible += 1;
-                    counts.greased += usize::from(!found);
-                }
-                counts.budget_refusals += usize::from(expect == Expect::OverBudget);
-                if found {
-                    assert_eq!(reply.json()["value"], json!({"hash": hashes[h], "size": sizes[h]}), "{seen}");
-                    if read {
-                        assert!(reply.file.as_deref() == Some(&files[h][..]), "{seen}: the file's bytes");
-                        model.files.get_mut(&h).unwrap().users.insert(caller);
-                    }
-                } else {
-                    assert_eq!(reply.json(), not_found, "a refusal looks exactly like a miss: {seen}");
-                    assert!(reply.file.is_none());
-                }
-                counts.lookups += 1;
-            };
-        let anyone = |rng: &mut Rng| {
-            let caller = *rng.pick(&POOL);
-            (caller, if rng.chance(70) { caller } else { *rng.pick(&POOL) })
-        };
+        let host = MemoryHost::with(test_sites, public_list).reseeded(rng.entropy());
+        let mut world = World { fx: &fx, counts: &mut counts, host, model: Model::default() };
         for _ in 0..rng.below(30) {
             match rng.below(20) {
-                0..=5 => {
-                    let f = rng.below(files.len());
-                    let (storer, top) = anyone(rng);
-                    let (origins, asked) = gen_origins(rng);
-                    let (header, authorized) = gen_header(rng, asked.as_deref().unwrap_or_default());
-                    let honest = rng.chance(80);
-                    let bytes = if honest { files[f].clone() } else { vec![9; 3] };
-                    let who = document(storer, (top != storer).then_some(top), header.as_deref());
-                    let close = store_from(&mut host, &who, (&bytes, &hashes[f]), origins, rng.chance(30));
-                    if !honest {
-                        assert_eq!(close.error_name().as_deref(), Some("DataError"), "wrong bytes must not store");
-                        continue;
-                    }
-                    assert!(close.ok(), "honest write refused: {}", close.json());
-                    let shared = model.files.entry(f).or_default();
-                    shared.storers.insert(storer);
-                    let Some(asked) = asked else {
-                        shared.global = true;
-                        assert_eq!(warned_about(&close), BTreeSet::new(), "'*' needs no header");
-                        continue;
-                    };
-                    // The header is a ceiling: only origins it names are listed; the others are warned about.
-                    let (kept, dropped): (BTreeSet<&str>, BTreeSet<&str>) =
-                        asked.iter().partition(|o| authorized.contains(*o));
-                    shared.listed.extend(kept);
-                    let dropped: BTreeSet<String> = dropped.into_iter().map(str::to_owned).collect();
-                    assert_eq!(warned_about(&close), dropped, "{header:?} for {asked:?}");
-                    counts.warnings += usize::from(!dropped.is_empty());
-                }
-                6..=10 => lookup(&mut host, &mut model, anyone(rng), rng.below(hashes.len()), rng.chance(50)),
-                11 | 12 => {
-                    // A burst of distinct lookups, as a tracker probing for files would make.
-                    let who = anyone(rng);
-                    let mut order: Vec<usize> = (0..hashes.len()).collect();
-                    for i in (1..order.len()).rev() {
-                        order.swap(i, rng.below(i + 1));
-                    }
-                    for &h in &order[..4 + rng.below(hashes.len() - 4)] {
-                        lookup(&mut host, &mut model, who, h, false);
-                    }
-                }
-                13 => {
-                    // A create handle never reveals anything, and costs no probe.
-                    let (caller, top) = anyone(rng);
-                    let h = rng.below(hashes.len());
-                    let who = document(caller, (top != caller).then_some(top), None);
-                    let create = page_as(
-                        &mut host,
-                        &who,
-                        json!({"op": "open", "create": true, "hash": hash_arg(&hashes[h])}),
-                        None,
-                    );
-                    assert_eq!(create.json()["value"], json!({"hash": hashes[h]}));
-                }
+                0..=5 => world.store(rng),
+                6..=10 => world.lookup(anyone(rng), rng.below(fx.hashes.len()), rng.chance(50)),
+                11 | 12 => world.burst(rng),
+                13 => world.create(rng),
                 14 | 15 => {
                     let origin = *rng.pick(&POOL);
-                    host.activate(origin);
-                    model.windows.remove(&model_site(origin));
+                    world.activate(origin);
                 }
-                16 => {
-                    let f = rng.below(files.len());
-                    let add = rng.chance(50);
-                    let op = if add { "add-public-hashes" } else { "remove-public-hashes" };
-                    assert!(host.admin(json!({"op": op, "hashes": [hashes[f]]})).ok());
-                    match add {
-                        true => model.manual.insert(f),
-                        false => model.manual.remove(&f),
-                    };
-                }
-                _ => {
-                    let (request, gone): (Value, Vec<usize>) = if rng.chance(50) {
-                        let f = rng.below(files.len());
-                        (
-                            json!({"op": "delete", "hash": hashes[f]}),
-                            model.files.contains_key(&f).then_some(f).into_iter().collect(),
-                        )
-                    } else {
-                        let origin = *rng.pick(&POOL);
-                        let gone = model
-                            .files
-                            .iter()
-                            .filter(|(_, m)| m.used_only_by_site_of(origin))
-                            .map(|(f, _)| *f)
-                            .collect();
-                        (json!({"op": "delete-site", "origin": origin}), gone)
-                    };
-                    let reply = host.admin(request.clone());
-                    assert_eq!(reply.json()["value"]["deleted"], gone.len(), "{request}");
-                    for f in gone {
-                        model.files.remove(&f);
-                    }
-                }
+                16 => world.edit_public_list(rng),
+                _ => world.delete(rng),
             }
         }
         if rng.chance(50) {
-            for origin in POOL {
-                host.activate(origin);
-                model.windows.remove(&model_site(origin));
-            }
+            POOL.iter().for_each(|origin| world.activate(origin));
         }
         for caller in POOL {
             let top = if rng.chance(70) { caller } else { *rng.pick(&POOL) };
-            for f in 0..files.len() {
-                lookup(&mut host, &mut model, (caller, top), f, false);
-                lookup(&mut host, &mut model, (caller, top), f, true);
+            for f in 0..fx.files.len() {
+                world.lookup((caller, top), f, false);
+                world.lookup((caller, top), f, true);
             }
         }
-        assert_eq!(host.blobs.len(), model.files.len());
+        assert_eq!(world.host.blobs.len(), world.model.files.len());
     });
     eprintln!("disclosure: {counts:?}");
     if cases >= 500 {
