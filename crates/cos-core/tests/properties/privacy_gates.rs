@@ -2,6 +2,7 @@
 //! budget and GREASE could tell one site about what other sites did.
 
 use crate::checks::{document, page_as, store_from};
+use crate::disclosure::GREASE_MAX_BYTES;
 use crate::generate::random_header;
 use crate::harness::{run, share, Rng};
 use crate::privacy::normalised;
@@ -186,21 +187,27 @@ fn probe_budget_outcomes_ignore_other_sites() {
     assert!(exhausted > cases / 10, "the generator must exhaust x.test's budget");
 }
 
-/// Sites x and y read the same small public files, once per window's worth
-/// (shuffled, each sometimes from a frame in the other's page, y activated
-/// now and then). GREASE answers x the same for a file all through x's
-/// window, whatever y read or was refused in between, and x's refusals do
-/// not follow y's: the two sites' draws are independent (one draw per hash
-/// would refuse both together), and each refuses few reads.
+/// Sites x and y look up the same public files, a window's worth: small
+/// ones, one of exactly `GREASE_MAX_BYTES` and one a byte larger (shuffled,
+/// each sometimes from a frame in the other's page, y activated now and
+/// then). GREASE answers x the same for a file all through x's window,
+/// whatever y read or was refused in between, and x's refusals do not
+/// follow y's: the two sites' draws are independent (one draw per hash
+/// would refuse both together). Each refuses few reads, some of the
+/// largest file it may refuse, and never the larger one.
 #[test]
 fn grease_draws_are_independent_between_sites() {
     const STORER: &str = "https://s.test";
     const FILES: usize = 16;
+    const LARGEST: usize = FILES - 2;
+    const LARGER: usize = FILES - 1;
     const PAIRS: usize = 8;
-    let files: Vec<Vec<u8>> = (0..FILES).map(|i| format!("public file {i}").into_bytes()).collect();
+    let mut files: Vec<Vec<u8>> = (0..LARGEST).map(|i| format!("public file {i}").into_bytes()).collect();
+    files.extend([vec![1; GREASE_MAX_BYTES], vec![2; GREASE_MAX_BYTES + 1]]);
     let hashes: Vec<String> = files.iter().map(|f| sha(f)).collect();
     // Per (pair, file): refused to x, refused to y, refused to both, at their first lookup.
     let (mut drawn, mut x_refused, mut y_refused, mut both) = (0usize, 0usize, 0usize, 0usize);
+    let mut largest_refused = 0usize;
     let cases = share(1);
     run("privacy-grease", cases, |rng, _| {
         let mut host = MemoryHost::new().reseeded(rng.entropy());
@@ -224,6 +231,7 @@ fn grease_draws_are_independent_between_sites() {
                 let (me, other) = if is_x { (&x, &y) } else { (&y, &x) };
                 let who = document(me, rng.chance(30).then_some(other.as_str()), None);
                 let refused = !page_as(&mut host, &who, json!({"op": "open", "hash": hash_arg(&hashes[f])}), None).ok();
+                assert!(!(refused && f == LARGER), "a file over {GREASE_MAX_BYTES} bytes was refused");
                 let first = if is_x { &mut x_first[f] } else { &mut y_first[f] };
                 match *first {
                     Some(before) if is_x => {
@@ -233,8 +241,9 @@ fn grease_draws_are_independent_between_sites() {
                     None => *first = Some(refused),
                 }
             }
-            for (x, y) in x_first.iter().zip(&y_first) {
+            for (f, (x, y)) in x_first.iter().zip(&y_first).enumerate() {
                 let (x, y) = (x.expect("x looked up every file"), y.expect("y looked up every file"));
+                largest_refused += usize::from(f == LARGEST) * (usize::from(x) + usize::from(y));
                 drawn += 1;
                 x_refused += usize::from(x);
                 y_refused += usize::from(y);
@@ -242,10 +251,14 @@ fn grease_draws_are_independent_between_sites() {
             }
         }
     });
-    eprintln!("privacy-grease: {drawn} (pair, file) draws; refused to x {x_refused}, to y {y_refused}, to both {both}");
+    eprintln!(
+        "privacy-grease: {drawn} (pair, file) draws; refused to x {x_refused}, to y {y_refused}, to both {both}; \
+         the largest file it may refuse refused {largest_refused} times"
+    );
     assert!(x_refused * 20 < drawn && y_refused * 20 < drawn, "GREASE refuses under 5% of reads");
     if drawn >= 10_000 {
         assert!(x_refused > 0 && y_refused > 0, "the generator must reach GREASE");
+        assert!(largest_refused > 0, "GREASE may refuse a file of exactly {GREASE_MAX_BYTES} bytes");
     }
     // Independent draws refuse both about x_refused * y_refused / drawn times;
     // a shared draw would refuse both every time it refused one.
