@@ -57,7 +57,7 @@ fn public_list() -> PublicHashList {
 
 /// The schemeful site under `test_sites()` (`test` and `com` are public
 /// suffixes; an unlisted TLD is one too, as in the PSL's default rule).
-pub(crate) fn model_site(origin: &str) -> String {
+fn model_site(origin: &str) -> String {
     let (scheme, rest) = origin.split_once("://").unwrap();
     let host = rest.split(':').next().unwrap();
     let labels: Vec<&str> = host.split('.').collect();
@@ -337,9 +337,7 @@ impl World<'_> {
     /// Distinct hashes in a random order: a tracker probing for files looks up many.
     fn some_hashes(&self, rng: &mut Rng) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.fx.hashes.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut order);
         order.truncate(4 + rng.below(order.len() - 4));
         order
     }

@@ -2,7 +2,7 @@
 
 use crate::checks::{document, page_as, set_budget, store_from};
 use crate::generate::{hex, random_header};
-use crate::harness::{run, share};
+use crate::harness::{run, share, Rng};
 use crate::sessions::{random_session_ops, ModelFile, SessionOp};
 use cos_core::engine::step::Caller;
 use cos_core::memory_host::{hash_arg, sha256_hex as sha, Finished, MemoryHost, Payload};
@@ -80,8 +80,17 @@ fn replies_never_reveal_a_hidden_file() {
     run("privacy-hidden", cases, |rng, _| {
         let (a, b) = (*rng.pick(&A_SIDE), *rng.pick(&B_SIDE));
         let len = 1 + rng.below(40);
-        let hidden = rng.bytes(len);
-        let fresh = rng.bytes(len);
+        // Distinct nonzero bytes: whether b's writes (ranges of its own bytes, gaps
+        // filled with zeros) rebuild its file then never depends on which bytes
+        // they are. (With repeated bytes or a zero, a write of the wrong range can
+        // rebuild one file by coincidence and not the other.)
+        let distinct = |rng: &mut Rng| {
+            let mut all: Vec<u8> = (1..=255).collect();
+            rng.shuffle(&mut all);
+            all[..len].to_vec()
+        };
+        let hidden = distinct(rng);
+        let fresh = distinct(rng);
         // Hidden from b: same-site only, or listed for others (a's header authorizing them, or not).
         let a_list: Vec<String> = (0..1 + rng.below(64))
             .map(|i| if i % 3 == 0 { format!("https://o{i}.d.test") } else { format!("https://o{i}.a.test") })

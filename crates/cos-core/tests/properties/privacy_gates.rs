@@ -30,12 +30,6 @@ impl Act {
     }
 }
 
-fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        items.swap(i, rng.below(i + 1));
-    }
-}
-
 /// Whatever others did before (other sites, the writer's own site, the
 /// writer itself: storing the same bytes or others, with any visibility and
 /// header, reading them), a writer's replies to write-begin, write and close,
@@ -221,7 +215,7 @@ fn grease_draws_are_independent_between_sites() {
             let mut steps: Vec<Option<(bool, usize)>> =
                 (0..FILES).flat_map(|f| [Some((true, f)), Some((true, f)), Some((false, f))]).collect();
             steps.extend((0..rng.below(3)).map(|_| None));
-            shuffle(rng, &mut steps);
+            rng.shuffle(&mut steps);
             let (mut x_first, mut y_first) = ([None; FILES], [None; FILES]);
             for step in steps {
                 let Some((is_x, f)) = step else {
