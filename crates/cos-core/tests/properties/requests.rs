@@ -138,8 +138,10 @@ fn decoding_and_page_requests_never_panic() {
                 *n += usize::from(ok);
             }
             let caller = if rng.chance(90) { frame } else { *rng.pick(&CALLERS) };
-            // Sometimes framed in any page (rarely while storing honestly), sometimes with a header of any text.
-            let top = rng.chance(if honest.is_some() { 3 } else { 20 }).then(|| *rng.pick(&CALLERS));
+            // Sometimes framed in any page (an honest store only in a page that may use the API), sometimes
+            // with a header of any text.
+            let tops = if honest.is_some() { &CALLERS[..2] } else { &CALLERS[..] };
+            let top = rng.chance(20).then(|| *rng.pick(tops));
             let header = rng.chance(20).then(|| random_header(rng));
             let allowed = allowed_caller(caller) && top.is_none_or(allowed_caller);
             let before = on_disk(&host);
@@ -190,7 +192,10 @@ fn decoding_and_page_requests_never_panic() {
         decoded[0] > cases / 10 && decoded[1] > cases / 100,
         "the generator must also reach valid requests: {decoded:?}"
     );
-    assert!(stored > cases / 40, "the generator must also store files: {stored}");
+    // About 3.5% of cases store a file: too few to count on in a run of a few hundred.
+    if cases >= 1000 {
+        assert!(stored > cases / 40, "the generator must also store files: {stored}");
+    }
 }
 
 // ---- regressions -------------------------------------------------------------------
