@@ -271,7 +271,6 @@ fn grease_draws_are_independent_between_sites() {
 /// without any user gesture. The budget per caller site (spec issue #75)
 /// then bounds nothing across top-level sites.
 #[test]
-#[ignore = "engine bug: probes.rs forgets the least recently used window past MAX_SITES, so a tracker can refill its own budget by making 4096 other sites look up a hash"]
 fn a_tracker_cannot_refill_its_budget_by_crowding_out_its_window() {
     const TRACKER: &str = "https://tracker.test";
     let mut host = MemoryHost::new();
