@@ -6,11 +6,11 @@
 // so start-up is a promise that every handler awaits.
 
 import init, { Store } from './pkg/cos_wasm.js';
-import { loadPersisted, lockDown, saveChanges } from './worker/persist.js';
+import { loadPersisted, lockDown, profileRecords, writesOf } from './worker/persist.js';
 import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
-import { loadPublicHashList } from './worker/public-list.js';
+import { createPublicLists } from './worker/public-list.js';
 import { recordDocumentHeaders } from './worker/document-headers.js';
 import { callerFacts } from './worker/frame-facts.js';
 
@@ -22,26 +22,32 @@ const DEFAULT_BUDGET_SHARE = 0.5;
 /** The Public Hash List shipped with the extension. */
 const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
+const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store), announceChange);
 const ready = start();
 // Before any document it will be asked about commits.
 recordDocumentHeaders();
 
 async function start() {
   await lockDown();
+  const records = profileRecords();
   const [, estimate, persisted] = await Promise.all([
     init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') }),
     navigator.storage.estimate(),
-    loadPersisted(),
+    loadPersisted(records),
   ]);
   const store = new Store(crypto.getRandomValues(new Uint8Array(32)));
   // A list that does not verify lists nothing (fail closed), never stops the store.
-  await loadPublicHashList(store, BUNDLED_LIST).catch((e) => console.error('the bundled Public Hash List did not load', e));
+  await publicLists.startUp(store).catch((e) => console.error('no Public Hash List loaded', e));
   store.setDefaultBudget(Math.floor((estimate.quota ?? 0) * DEFAULT_BUDGET_SHARE));
   const restored = store.restore(persisted);
   if (restored.skippedEntries || restored.reset.length) {
     console.warn(`ignored ${restored.skippedEntries} malformed index entries; reset to defaults: ${restored.reset.join(', ') || 'nothing'}`);
   }
-  const runner = createRunner(store, createStorage(store, saveChanges));
+  const persist = async (/** @type {import('./pkg/cos_wasm.js').Changes} */ changes) => {
+    await records.apply(writesOf(changes));
+    announceChange();
+  };
+  const runner = createRunner(store, createStorage(store, persist));
   // Storage and index agree before anyone is answered.
   await runner.run(store.startUp(Date.now()));
   return { store, runner };
@@ -72,6 +78,10 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     return false;
   }
   if (tier !== 'admin') return false;
+  if (message?.publicList) {
+    publicLists.handle(message.publicList).then(sendResponse);
+    return true;
+  }
   ready
     .then(({ store, runner }) => runner.run(store.admin(message?.request, Date.now())))
     .then(({ reply }) => sendResponse(reply), (e) => sendResponse(transportError(e)))
@@ -79,42 +89,84 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   return true;
 });
 
-/** Numbers the page channels (one per frame's port); the engine binds write sessions to them. */
+/** Numbers the page channels; the engine binds write sessions to them. */
 let nextChannel = 0;
+/** Twice what the bridge keeps per frame (content/bridge.js MAX_CHANNELS). */
+const MAX_CHANNELS_PER_FRAME = 64;
 
-// Content scripts keep one port per frame (see content/bridge.js). The port's
-// sender is fixed by the browser when it opens, so every request on it comes
-// from that frame's document: the facts about it (its frame chain, headers
-// and container) are gathered once, here, not per request. Write sessions
-// opened through a port end with it: a frame that navigated away or closed
-// can never finish them.
+// Content scripts keep one port per frame (see content/bridge.js), carrying
+// that frame's page channels (its window; later its workers), each message
+// tagged with the channel's number in the frame. The port's sender is fixed
+// by the browser when it opens, so every request on it comes from that
+// frame's document: the facts about it (its frame chain, headers and
+// container) are gathered once, here, not per request. Write sessions opened
+// on a channel end with it: when the bridge closes the channel, or the frame
+// navigates or closes (the port goes).
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== PORT_NAME || !port.sender || tierOf(port.sender) !== 'page') return port.disconnect();
-  const channel = ++nextChannel;
-  const facts = callerFacts(port.sender, channel);
+  const facts = callerFacts(port.sender);
+  /** The engine's channel number for each of the frame's channels. */
+  const channels = new Map();
+  const channelOf = (/** @type {unknown} */ local) => {
+    if (!channels.has(local)) {
+      channels.set(local, ++nextChannel);
+      // More than the bridge ever keeps (a compromised renderer): the oldest goes.
+      for (const [oldest, channel] of channels) {
+        if (channels.size <= MAX_CHANNELS_PER_FRAME) break;
+        release(channel);
+        channels.delete(oldest);
+      }
+    }
+    return channels.get(local);
+  };
+  const release = async (/** @type {number} */ channel) => {
+    const { store, runner } = await ready;
+    for (const step of store.release(channel, Date.now())) runner.run(step);
+  };
   port.onMessage.addListener(async (message) => {
+    const local = typeof message?.channel === 'number' ? message.channel : 0;
+    if (message?.closed === true) {
+      if (channels.has(local)) release(channels.get(local));
+      channels.delete(local);
+      return;
+    }
+    const channel = channelOf(local);
     const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
     let reply;
     let file;
     try {
       const { store, runner } = await ready;
-      const first = store.page(await facts, message?.request, dataOf(data), Date.now());
+      const first = store.page({ ...(await facts), channel }, message?.request, dataOf(data), Date.now());
       ({ reply, context: { file } } = await runner.run(first, { data }));
     } catch (e) {
       reply = transportError(e);
     }
     try {
-      port.postMessage({ ...reply, file, id: message?.id });
+      port.postMessage({ ...reply, file, channel: local, id: message?.id });
     } catch {
       // The frame went away before the reply.
     }
     keepAliveWhileWriting();
   });
-  port.onDisconnect.addListener(async () => {
-    const { store, runner } = await ready;
-    for (const step of store.release(channel, Date.now())) runner.run(step);
+  port.onDisconnect.addListener(() => {
+    for (const channel of channels.values()) release(channel);
   });
 });
+
+/** @type {ReturnType<typeof setTimeout> | null} */
+let announcing = null;
+/**
+ * Tells the extension's own open pages (popup, settings) that the store
+ * changed, at most every 100 ms. (Not chrome.storage.onChanged: an incognito
+ * instance keeps its index elsewhere.)
+ */
+function announceChange() {
+  announcing ??= setTimeout(() => {
+    announcing = null;
+    // Nobody listening (no popup open) is the usual case, not an error.
+    chrome.runtime.sendMessage({ storeChanged: true }).catch(() => {});
+  }, 100);
+}
 
 /**
  * What the engine needs to know about the bytes beside a request.

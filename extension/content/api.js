@@ -156,6 +156,11 @@
       if (failure) throw failure;
       const sent = call(request, data);
       sent.catch((e) => {
+        // The stream is errored from here on, like a file stream after a
+        // failed write. Tell the extension too, so the session and its
+        // temporary file go now (most failures ended it already: then the
+        // abort is refused, harmlessly).
+        if (!failure) call({ op: 'abort', session }).catch(() => {});
         failure ??= e;
         ended();
       });

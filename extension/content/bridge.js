@@ -8,14 +8,26 @@
 /** Must match PORT_NAME in worker/wire.js (content scripts cannot import modules). */
 const PORT_NAME = 'cross-origin-storage';
 /**
- * Page channels one frame may keep open (its window and the workers it
- * relays for). Beyond this the oldest is closed, so a page that connects in
- * a loop cannot make the worker hold ports without limit.
+ * Page channels one frame may keep open (its window, and the workers it will
+ * relay for). Beyond this the oldest is closed: a page that connects in a
+ * loop cannot make the worker keep state for it without limit.
  */
 const MAX_CHANNELS = 32;
 
-/** @type {Array<() => void>} Closers of this frame's relays, oldest first. */
-const relays = [];
+/**
+ * All of this frame's page channels share one port to the worker, each
+ * message tagged with its channel's number: a page cannot make the browser
+ * open a port per connect. Opened on the first request, and again after the
+ * worker restarts.
+ * @type {chrome.runtime.Port | null}
+ */
+let worker = null;
+let nextChannel = 0;
+/** Open page channels by number, oldest first (Map keeps insertion order). */
+const channels = new Map();
+
+/** @param {string} message */
+const unavailable = (message) => ({ ok: false, error: { name: 'InvalidStateError', code: 'unavailable', message } });
 
 // The API is [SecureContext]: on an insecure page a network attacker could
 // inject script, so the relay does not even listen there.
@@ -25,8 +37,13 @@ if (globalThis.isSecureContext) window.addEventListener('message', (event) => {
   if (event.source !== window || event.data?.type !== 'cross-origin-storage:connect') return;
   const page = event.ports[0];
   if (!page) return;
-  relays.push(relay(page));
-  while (relays.length > MAX_CHANNELS) relays.shift()?.();
+  const channel = ++nextChannel;
+  channels.set(channel, relay(channel, page));
+  for (const [oldest, relayed] of channels) {
+    if (channels.size <= MAX_CHANNELS) break;
+    relayed.close();
+    channels.delete(oldest);
+  }
 });
 
 /** A trusted gesture is reported at most this often (the budget needs one, not each). */
@@ -40,7 +57,7 @@ let lastGesture = -Infinity;
  * event a page dispatches, and this listener, registered at document_start
  * in the capture phase, runs before any of the page's. The worker replenishes
  * this frame's site's probe budget; the message shape is one no page request
- * has (the relay wraps those as {id, request, data}), and pages cannot
+ * has (the relay wraps those as {channel, id, request, data}), and pages cannot
  * message the worker at all.
  * @param {Event} event
  */
@@ -66,64 +83,47 @@ if (globalThis.isSecureContext) {
   }
 }
 
-/** @param {string} message */
-const unavailable = (message) => ({ ok: false, error: { name: 'InvalidStateError', code: 'unavailable', message } });
+function openWorker() {
+  const port = chrome.runtime.connect({ name: PORT_NAME });
+  port.onMessage.addListener((reply) => channels.get(reply?.channel)?.deliver(reply));
+  // The worker stopped (or the extension was reloaded): what it had not
+  // answered never will be, and its write sessions are gone with it.
+  port.onDisconnect.addListener(() => {
+    if (worker === port) worker = null;
+    for (const { abandon } of channels.values()) abandon();
+  });
+  return port;
+}
+
+/** @param {unknown} message */
+function send(message) {
+  try {
+    (worker ??= openWorker()).postMessage(message);
+  } catch {
+    // The port died before its disconnect event arrived; nothing was sent.
+    // Close it for good before opening the next, so no port is left behind.
+    try {
+      worker?.disconnect();
+    } catch {}
+    for (const { abandon } of channels.values()) abandon();
+    (worker = openWorker()).postMessage(message);
+  }
+}
 
 /**
- * Relays the requests of one page channel over one long-lived port to the
- * worker. One port per channel rather than one message channel per request:
- * the browser routes each sendMessage() through a fresh channel, which at
- * 4 MiB writes cost as much CPU as storing the bytes.
+ * Relays the requests of one page channel.
+ * @param {number} channel
  * @param {MessagePort} page
- * @returns {() => void} closes the channel (and its write sessions)
  */
-function relay(page) {
-  /** @type {chrome.runtime.Port | null} The port to the worker, opened on the first request and again after the worker restarts. */
-  let worker = null;
+function relay(channel, page) {
   let nextId = 0;
-  /** The page's request id for each request sent on `worker` and not yet answered. */
+  /** The page's request id for each request sent and not yet answered. */
   const waiting = new Map();
-
-  /** The worker stopped (or the extension was reloaded): what it had not answered never will be. */
-  function abandonWaiting() {
-    for (const id of waiting.values()) page.postMessage({ id, ...unavailable('the extension restarted before answering; retry') });
-    waiting.clear();
-  }
-
-  function open() {
-    const port = chrome.runtime.connect({ name: PORT_NAME });
-    port.onMessage.addListener((reply) => {
-      const id = waiting.get(reply?.id);
-      if (id === undefined) return;
-      waiting.delete(reply.id);
-      page.postMessage({ ...reply, id });
-    });
-    port.onDisconnect.addListener(() => {
-      if (worker === port) worker = null;
-      abandonWaiting();
-    });
-    return port;
-  }
-
-  /** @param {unknown} message */
-  function send(message) {
-    try {
-      (worker ??= open()).postMessage(message);
-    } catch {
-      // The port died before its disconnect event arrived; nothing was sent.
-      // Close it for good before opening the next, so no port is left behind.
-      try {
-        worker?.disconnect();
-      } catch {}
-      abandonWaiting();
-      (worker = open()).postMessage(message);
-    }
-  }
 
   page.onmessage = ({ data }) => {
     const id = ++nextId;
     try {
-      send({ id, request: data?.request, data: data?.data });
+      send({ channel, id, request: data?.request, data: data?.data });
       waiting.set(id, data?.id);
     } catch (e) {
       page.postMessage({ id: data?.id, ...unavailable(`the extension is unavailable: ${/** @type {Error} */ (e).message}`) });
@@ -132,10 +132,23 @@ function relay(page) {
     if (data?.data instanceof ArrayBuffer) page.postMessage({ spent: data.data }, [data.data]);
   };
 
-  return () => {
-    page.close();
-    worker?.disconnect();
-    worker = null;
-    waiting.clear();
+  return {
+    /** @param {{id: number}} reply */
+    deliver(reply) {
+      const id = waiting.get(reply.id);
+      if (id === undefined) return;
+      waiting.delete(reply.id);
+      page.postMessage({ ...reply, channel: undefined, id });
+    },
+    abandon() {
+      for (const id of waiting.values()) page.postMessage({ id, ...unavailable('the extension restarted before answering; retry') });
+      waiting.clear();
+    },
+    /** Closes the channel; the worker ends its write sessions. */
+    close() {
+      page.close();
+      waiting.clear();
+      if (worker) send({ channel, closed: true });
+    },
   };
 }

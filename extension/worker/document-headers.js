@@ -8,8 +8,11 @@
 // committed, if the URLs agree. A document keeps the headers it was bound to
 // first: a back/forward-cache restore commits the same document again, and a
 // later navigation's response must never be handed to it. The records live
-// in chrome.storage.session (the worker stops when idle), per tab, the
-// newest MAX_DOCUMENTS_PER_TAB of each.
+// in chrome.storage.session (the worker stops when idle), per tab. Past
+// MAX_DOCUMENTS_PER_TAB, the records of documents gone from the tab are
+// dropped, oldest first, keeping the last pages that the back/forward cache
+// may restore (only their top-level documents: a restored page's frames
+// may then be refused until it reloads); a live document is never dropped.
 //
 // When in doubt the answer is the safe one, and the engine is told it is a
 // doubt: a document with no record (a response a service worker served,
@@ -20,18 +23,21 @@
 
 /** @typedef {import('../pkg/cos_wasm.js').HeaderFact} HeaderFact */
 /** @typedef {{permissionsPolicy: string | null, allowOrigin: string | null}} Headers */
+/** @typedef {Headers & {topLevel: boolean}} DocumentRecord */
 
 const PERMISSIONS_POLICY = 'permissions-policy';
 const ALLOW_ORIGIN = 'cross-origin-storage-allow-origin';
-/** Documents remembered per tab (frames come and go: ads reload, pages navigate). */
+/** Records per tab beyond which those of documents gone from it are dropped (frames come and go). */
 const MAX_DOCUMENTS_PER_TAB = 256;
+/** Top-level documents gone from a tab that are kept: Chromium's back/forward cache holds at most 6 pages. */
+const MAX_CACHED_PAGES = 8;
 /** Responses held per frame until one commits (a frame may start several navigations). */
 const MAX_PENDING_PER_FRAME = 4;
 const KEY_PREFIX = 'document-headers:';
 
 /** @type {Map<string, Array<{url: string, headers: Headers}>>} responses by `${tabId}:${frameId}`, not yet committed */
 const pending = new Map();
-/** @type {Map<number, Map<string, Headers>>} tab id → documentId → headers */
+/** @type {Map<number, Map<string, DocumentRecord>>} tab id → documentId → headers, oldest first */
 const byTab = new Map();
 /** Resolves once the records the worker had before it last stopped are back. */
 let restored = null;
@@ -45,7 +51,7 @@ export function recordDocumentHeaders() {
     for (const [key, documents] of Object.entries(all)) {
       if (!key.startsWith(KEY_PREFIX)) continue;
       // Every change waits for this, so nothing newer is here yet.
-      byTab.set(Number(key.slice(KEY_PREFIX.length)), new Map(Object.entries(/** @type {Record<string, Headers>} */ (documents))));
+      byTab.set(Number(key.slice(KEY_PREFIX.length)), new Map(Object.entries(/** @type {Record<string, DocumentRecord>} */ (documents))));
     }
   });
   /** @param {chrome.webRequest.OnHeadersReceivedDetails} details */
@@ -70,12 +76,9 @@ export function recordDocumentHeaders() {
     await restored;
     const documents = byTab.get(tabId) ?? new Map();
     if (documents.has(documentId)) return;
-    documents.set(documentId, held[0].headers);
-    for (const oldest of documents.keys()) {
-      if (documents.size <= MAX_DOCUMENTS_PER_TAB) break;
-      documents.delete(oldest);
-    }
+    documents.set(documentId, { ...held[0].headers, topLevel: frameId === 0 });
     byTab.set(tabId, documents);
+    if (documents.size > MAX_DOCUMENTS_PER_TAB) await dropGone(tabId, documents);
     await save(tabId);
   });
   chrome.tabs.onRemoved.addListener(async (tabId) => {
@@ -110,6 +113,23 @@ export async function documentHeaders(tabId, documentId, url) {
     permissionsPolicy: permissionsPolicy === null ? { kind: 'absent' } : { kind: 'present', value: permissionsPolicy },
     allowOrigin,
   };
+}
+
+/**
+ * Drops the records of documents no longer in tab `tabId`, oldest first,
+ * down to half the limit (so that this is not done at every commit), except
+ * the newest MAX_CACHED_PAGES top-level ones.
+ * @param {number} tabId
+ * @param {Map<string, DocumentRecord>} documents
+ */
+async function dropGone(tabId, documents) {
+  const live = new Set(((await chrome.webNavigation.getAllFrames({ tabId })) ?? []).map((f) => f.documentId));
+  const pages = [...documents].filter(([id, record]) => record.topLevel && !live.has(id)).map(([id]) => id);
+  const cached = new Set(pages.slice(-MAX_CACHED_PAGES));
+  for (const id of documents.keys()) {
+    if (documents.size <= MAX_DOCUMENTS_PER_TAB / 2) break;
+    if (!live.has(id) && !cached.has(id)) documents.delete(id);
+  }
 }
 
 /**

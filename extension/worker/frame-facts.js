@@ -5,12 +5,11 @@
 // attribute (asked of the parent's content script, content/container.js).
 // Never what a framed page says about itself.
 //
-// Gathered when a document opens its first port, and kept for its other
-// ports: a document's chain cannot change while it lives (a navigating
-// ancestor takes its descendants with it), and the spec fixes a frame's
-// container policy when it navigates. Anything that cannot be established is
-// reported as unknown, which the engine refuses, and is looked up again at
-// the document's next port.
+// Gathered once per port, when it opens: a frame keeps one port for its
+// document, and a document's chain cannot change while it lives (a
+// navigating ancestor takes its descendants, and their ports, with it).
+// Anything that cannot be established is reported as unknown, which the
+// engine refuses.
 
 import { documentHeaders } from './document-headers.js';
 
@@ -18,50 +17,18 @@ import { documentHeaders } from './document-headers.js';
 /** @typedef {import('../pkg/cos_wasm.js').ContainerFact} ContainerFact */
 /** @typedef {chrome.webNavigation.GetAllFrameResultDetails} FrameDetails */
 
-/** Documents whose facts are kept (the oldest is forgotten first). */
-const MAX_DOCUMENTS = 512;
-/** @type {Map<string, Promise<Omit<Caller, 'channel'>>>} facts by documentId, settled or on their way */
-const byDocument = new Map();
-
 /** How long a parent's content script may take to name the element holding a child frame. */
 const CONTAINER_TIMEOUT_MS = 2000;
 /** @type {ContainerFact} */
 const UNKNOWN = { kind: 'unknown' };
 
 /**
- * The facts about the frame behind `sender` (a port's sender), on channel `channel`.
- * @param {chrome.runtime.MessageSender} sender
- * @param {number} channel
- * @returns {Promise<Caller>}
- */
-export async function callerFacts(sender, channel) {
-  const id = sender.documentId;
-  let facts = id ? byDocument.get(id) : undefined;
-  if (!facts) {
-    const gathering = gather(sender);
-    facts = gathering;
-    if (id) {
-      byDocument.set(id, gathering);
-      if (byDocument.size > MAX_DOCUMENTS) byDocument.delete(/** @type {string} */ (byDocument.keys().next().value));
-      gathering.then((f) => established(f) || byDocument.get(id) !== gathering || byDocument.delete(id));
-    }
-  }
-  return { ...(await facts), channel };
-}
-
-/**
- * Whether every fact in `facts` was observed.
- * @param {Omit<Caller, 'channel'>} facts
- */
-function established(facts) {
-  return [facts, ...facts.ancestors].every((f) => f.permissionsPolicy.kind !== 'unknown' && f.container?.kind !== 'unknown');
-}
-
-/**
+ * The facts about the frame behind `sender` (a port's sender); the engine's
+ * channel number goes with each request.
  * @param {chrome.runtime.MessageSender} sender
  * @returns {Promise<Omit<Caller, 'channel'>>}
  */
-async function gather(sender) {
+export async function callerFacts(sender) {
   const origin = /** @type {string} */ (sender.origin);
   try {
     const tabId = /** @type {number} */ (sender.tab?.id);

@@ -1,7 +1,20 @@
-// The index lives in chrome.storage.local, one key per entry, so a change
-// costs one small write and the worker can be stopped between any two
-// requests. Store-wide counters and the user's settings have a key each.
-// Content scripts cannot read or write it (see `lockDown`).
+// Where the engine's index lives. One record per entry, so a change costs
+// one small write and the worker can be stopped between any two requests;
+// store-wide counters, settings, the user's Public Hash List entries and
+// each site's probe window have a record each.
+//
+// Two places, one layout:
+// - a regular profile keeps the records in chrome.storage.local, which
+//   content scripts cannot read or write (see `lockDown`);
+// - an incognito profile (the extension runs "split") keeps them in its own
+//   origin-private file system, which lives in memory and goes with the
+//   incognito session. chrome.storage is shared by the two instances, so
+//   an incognito session must not write a byte there.
+
+/** @typedef {import('../pkg/cos_wasm.js').Changes} Changes */
+/** @typedef {import('../pkg/cos_wasm.js').Persisted} Persisted */
+/** @typedef {{set: Record<string, unknown>, remove: string[]}} Writes */
+/** @typedef {{all(): Promise<Record<string, unknown>>, apply(writes: Writes): Promise<void>}} Records */
 
 const ENTRY = 'entry:';
 const TOTALS = 'totals';
@@ -11,18 +24,29 @@ const PROBES = 'probes:';
 /** The user's own Public Hash List entries. */
 const MANUAL_HASHES = 'manual-hashes';
 
+/** The records of this profile: chrome.storage.local, or in-memory OPFS when incognito. */
+export function profileRecords() {
+  return chrome.extension.inIncognitoContext ? opfsRecords() : chromeStorageRecords();
+}
+
 /**
  * chrome.storage.local is open to content scripts by default: a compromised
  * renderer of any site could read every site's history from the index and
  * forge disclosure. Only the extension's own contexts may use it.
  */
 export async function lockDown() {
-  await chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
+  if (!chrome.extension.inIncognitoContext) {
+    await chrome.storage.local.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
+  }
 }
 
-/** Every persisted record, as stored: the engine checks each one. */
-export async function loadPersisted() {
-  const all = await chrome.storage.local.get(null);
+/**
+ * Every persisted record, as stored: the engine checks each one.
+ * @param {Records} records
+ * @returns {Promise<Persisted>}
+ */
+export async function loadPersisted(records) {
+  const all = await records.all();
   const prefixed = (/** @type {string} */ prefix) =>
     Object.entries(all)
       .filter(([key]) => key.startsWith(prefix))
@@ -37,22 +61,73 @@ export async function loadPersisted() {
 }
 
 /**
- * Makes the engine's changes durable; resolves once they are.
- * @param {import('../pkg/cos_wasm.js').Changes} changes
+ * The record writes that make `changes` durable.
+ * @param {Changes} changes
+ * @returns {Writes}
  */
-export async function saveChanges({ entries, totals, settings, probes, manualHashes }) {
-  /** @type {Record<string, unknown>} */
-  const set = {};
-  /** @type {string[]} */
-  const remove = [];
-  const apply = (/** @type {string} */ key, /** @type {unknown} */ value) => (value ? (set[key] = value) : remove.push(key));
+export function writesOf({ entries, totals, settings, probes, manualHashes }) {
+  /** @type {Writes} */
+  const writes = { set: {}, remove: [] };
+  const apply = (/** @type {string} */ key, /** @type {unknown} */ value) =>
+    value ? (writes.set[key] = value) : writes.remove.push(key);
   for (const { hash, entry } of entries) apply(ENTRY + hash, entry);
   for (const { site, window } of probes) apply(PROBES + site, window);
-  if (totals) set[TOTALS] = totals;
-  if (settings) set[SETTINGS] = settings;
-  if (manualHashes) set[MANUAL_HASHES] = manualHashes;
-  await Promise.all([
-    Object.keys(set).length && chrome.storage.local.set(set),
-    remove.length && chrome.storage.local.remove(remove),
-  ]);
+  if (totals) writes.set[TOTALS] = totals;
+  if (settings) writes.set[SETTINGS] = settings;
+  if (manualHashes) writes.set[MANUAL_HASHES] = manualHashes;
+  return writes;
+}
+
+/** @returns {Records} */
+function chromeStorageRecords() {
+  return {
+    all: () => chrome.storage.local.get(null),
+    async apply({ set, remove }) {
+      await Promise.all([
+        Object.keys(set).length && chrome.storage.local.set(set),
+        remove.length && chrome.storage.local.remove(remove),
+      ]);
+    },
+  };
+}
+
+/**
+ * One file per record in index/ of the origin-private file system; keys are
+ * URI-encoded into file names (a site's key holds "://").
+ * @returns {Records}
+ */
+function opfsRecords() {
+  const dir = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('index', { create: true });
+  return {
+    async all() {
+      /** @type {Record<string, unknown>} */
+      const all = {};
+      for await (const [name, handle] of (await dir()).entries()) {
+        if (handle.kind !== 'file') continue;
+        const text = await (await /** @type {FileSystemFileHandle} */ (handle).getFile()).text();
+        // A record that does not parse is left for the engine to refuse, like a bad one in chrome.storage.
+        try {
+          all[decodeURIComponent(name)] = JSON.parse(text);
+        } catch {
+          all[decodeURIComponent(name)] = text;
+        }
+      }
+      return all;
+    },
+    async apply({ set, remove }) {
+      const index = await dir();
+      await Promise.all([
+        ...Object.entries(set).map(async ([key, value]) => {
+          const writable = await (await index.getFileHandle(encodeURIComponent(key), { create: true })).createWritable();
+          await writable.write(JSON.stringify(value));
+          await writable.close();
+        }),
+        ...remove.map((key) =>
+          index.removeEntry(encodeURIComponent(key)).catch((e) => {
+            if (e.name !== 'NotFoundError') throw e;
+          }),
+        ),
+      ]);
+    },
+  };
 }

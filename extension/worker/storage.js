@@ -9,6 +9,12 @@
 
 /** File writes of one session that may still be in flight while later requests are handled. */
 const WRITES_AHEAD = 2;
+/**
+ * A Blob is copied into the file in slices of this size, so that a write
+ * whose frame went away stops within one slice: the browser's copy of a
+ * whole Blob cannot be interrupted once started.
+ */
+const BLOB_SLICE = 64 << 20;
 
 const root = () => navigator.storage.getDirectory();
 const blobsDir = async () => (await root()).getDirectoryHandle('blobs', { create: true });
@@ -61,8 +67,12 @@ export function createStorage(store, persist) {
         const open = temp(step.session);
         const { data } = context;
         if (!step.feed) {
-          // A Blob: the browser copies it to the file; the engine hashes the file later.
-          await open.writable.write({ type: 'write', position: step.at, data });
+          // A Blob: the browser copies it to the file (the engine hashes the file later).
+          const blob = /** @type {Blob} */ (data);
+          for (let at = 0; at < blob.size; at += BLOB_SLICE) {
+            if (!store.taskAlive(step.task)) throw new DOMException('the write was abandoned', 'AbortError');
+            await open.writable.write({ type: 'write', position: step.at + at, data: blob.slice(at, at + BLOB_SLICE) });
+          }
           return;
         }
         // The worker's own copy of the page's bytes: written and hashed from

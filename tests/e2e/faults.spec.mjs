@@ -247,14 +247,16 @@ test('browser SIGKILLed mid-write and relaunched on the same profile: everything
   }
 });
 
-test('storage full: the write that does not fit rejects with QuotaExceededError and every existing file is intact', async ({
+// A 3 MiB budget lets each origin hold 2 MiB (the budget rounded down to a
+// power of two): its stored files plus its open writes.
+test('storage full: the write past its origin\'s limit rejects with QuotaExceededError and every existing file is intact', async ({
   context,
   serviceWorker,
   openPage,
 }) => {
   const a = await openPage('a.test');
   const b = await openPage('b.test');
-  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB, strictGlobal: false } });
+  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB } });
   const existing = [
     ...(await a.evaluate(async () => [{ hex: await storeBytes(patternBytes(1 << 20, 1), { origins: '*' }), size: 1 << 20 }]))
   ];
@@ -262,9 +264,9 @@ test('storage full: the write that does not fit rejects with QuotaExceededError 
   const before = await storeState(context);
 
   const attempts = await a.evaluate(async () => {
-    // Fits the budget alone, but not beside the files in use: refused at commit.
-    const atCommit = await outcome(() => storeBytes(patternBytes(2 << 20, 3), { origins: '*' }));
-    // Larger than the whole budget: refused as soon as a write passes it.
+    // Beside this origin's 1 MiB it would fit the 3 MiB budget, but not the 2 MiB origin limit.
+    const pastLimit = await outcome(() => storeBytes(patternBytes(2 << 20, 3), { origins: '*' }));
+    // Larger than the whole budget: refused as soon as a write passes the limit.
     const early = await outcome(async () => {
       const bytes = patternBytes(4 << 20, 4);
       const value = await sha256Hex(bytes);
@@ -276,10 +278,12 @@ test('storage full: the write that does not fit rejects with QuotaExceededError 
     const rewrite = await outcome(() => storeBytes(patternBytes(1 << 20, 1), { origins: '*' }));
     // What still fits, fits.
     const small = await outcome(() => storeBytes(patternBytes(500_000, 5)));
-    return { atCommit, early, rewrite, small };
+    return { pastLimit, early, rewrite, small };
   });
-  expect(attempts.atCommit).toMatchObject({ name: 'QuotaExceededError' });
-  expect(attempts.atCommit.message).toContain('budget');
+  expect(attempts.pastLimit).toMatchObject({ name: 'QuotaExceededError' });
+  // A limit in the message would tell pages about the disk.
+  expect(attempts.pastLimit.message).toContain('space this site may use');
+  expect(attempts.pastLimit.message).not.toMatch(/\d/);
   expect(attempts.early).toMatchObject({ name: 'QuotaExceededError' });
   expect(attempts.rewrite.ok).toHaveLength(64);
   expect(attempts.small.ok).toHaveLength(64);
@@ -301,28 +305,36 @@ test('storage full: the write that does not fit rejects with QuotaExceededError 
 // refused write, outside the budget, repeatable by any page.
 test('writes the engine refuses mid-stream leave no temporary file behind', async ({ context, serviceWorker, openPage }) => {
   const a = await openPage('a.test');
-  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB, strictGlobal: false } });
+  await admin(context, serviceWorker, { op: 'settings', settings: { budgetBytes: 3 * MiB } });
   const replies = await a.evaluate(async () => {
     const cos = navigator.crossOriginStorage;
     const writable = async (seed) =>
       (await cos.getFileHandle(hashOf(await sha256Hex(patternBytes(10, seed))), { create: true })).createWritable();
-    // Over the budget after 2 MiB already written.
+    // Over the origin's 2 MiB limit after 2 MiB already written.
     const overBudget = await outcome(async () => {
       const w = await writable(1);
       await w.write(patternBytes(2 << 20, 1));
       await w.write(patternBytes(2 << 20, 2));
       await w.close();
     });
-    // A seek past the largest file position, after 1 MiB written.
+    // A write ending past the largest file position (2^53 - 1), after 1 MiB written.
+    const pastEnd = await outcome(async () => {
+      const w = await writable(3);
+      await w.write(patternBytes(1 << 20, 4));
+      await w.write({ type: 'write', position: 2 ** 53 - 1, data: new Uint8Array(2) });
+      await w.close();
+    });
+    // A seek to a position no file has (not even a safe integer), after 1 MiB written.
     const badSeek = await outcome(async () => {
       const w = await writable(2);
       await w.write(patternBytes(1 << 20, 3));
       await w.seek(2 ** 60);
       await w.close();
     });
-    return { overBudget, badSeek };
+    return { overBudget, pastEnd, badSeek };
   });
   expect(replies.overBudget).toMatchObject({ name: 'QuotaExceededError' });
+  expect(replies.pastEnd).toMatchObject({ name: 'InvalidStateError' });
   expect(replies.badSeek.name).toMatch(/InvalidStateError|TypeError/);
   const state = await storeState(context);
   expect(state.entries).toEqual([]);

@@ -67,10 +67,13 @@ export async function sizeBlobStore(context) {
   await page.evaluate(() => new Response(new Blob(['x']).stream()).blob());
 }
 
-/** Chromium for the test origins of `server`: SECURE_HOSTS are secure contexts, other *.test hosts are not. */
-export function launchBrowser(userDataDir, server, options = {}) {
-  const secure = SECURE_HOSTS.map((h) => server.origin(h)).join(',');
-  return launchChromium(userDataDir, { ...options, args: [`--unsafely-treat-insecure-origin-as-secure=${secure}`] });
+/**
+ * Chromium for the test origins of `server`: SECURE_HOSTS (and the origins in
+ * `options.secure`) are secure contexts, other *.test hosts are not.
+ */
+export function launchBrowser(userDataDir, server, { secure = [], args = [], ...options } = {}) {
+  const origins = [...SECURE_HOSTS.map((h) => server.origin(h)), ...secure].join(',');
+  return launchChromium(userDataDir, { ...options, args: [`--unsafely-treat-insecure-origin-as-secure=${origins}`, ...args] });
 }
 
 export const test = base.extend({

@@ -239,3 +239,39 @@ test("a document restored from the back/forward cache keeps its own headers, and
     await context.close();
   }
 });
+
+test('a page keeps its own headers while hundreds of frames come and go in it', async ({ openPage, server }) => {
+  test.setTimeout(180_000);
+  const [b, c] = ['b.test', 'c.test'].map((h) => server.origin(h));
+  const page = await openPage('a.test', pagePath({ ao: b }));
+  // More documents than the extension keeps records of per tab (MAX_DOCUMENTS_PER_TAB, 256).
+  for (let batch = 0; batch < 15; batch++) {
+    await page.evaluate(
+      ({ c, batch }) => {
+        document.querySelectorAll('iframe').forEach((f) => f.remove());
+        return Promise.all(
+          Array.from({ length: 20 }, (_, i) => {
+            const frame = document.createElement('iframe');
+            frame.src = `${c}/page.html?${batch}-${i}`;
+            document.body.append(frame);
+            return new Promise((r) => (frame.onload = r));
+          }),
+        );
+      },
+      { c, batch },
+    );
+  }
+  const shared = await page.evaluate((b) => storeBytes(patternBytes(300, 120), { origins: [b] }), b);
+  // A frame added now, allowed, can use the store (its ancestors' records are there).
+  await page.evaluate((c) => {
+    const frame = document.createElement('iframe');
+    frame.allow = 'cross-origin-storage';
+    frame.src = `${c}/page.html?last`;
+    document.body.append(frame);
+    return new Promise((r) => (frame.onload = r));
+  }, c);
+  const last = page.frames().find((f) => f.url().endsWith('?last'));
+  expect(await last.evaluate(() => outcome(() => storeBytes(patternBytes(100, 121)))).then((r) => r.ok?.length)).toBe(64);
+  const reader = await openPage('b.test');
+  expect((await reader.evaluate((v) => outcome(() => readBack(v)), shared)).ok?.hash, "the page's own header still counts").toBe(shared);
+});

@@ -1,8 +1,13 @@
 // A hostile page fuzzing the page-reachable channel: ≥ 10,000 random and
-// mutated messages on the bridge port (random JSON, mutated valid requests,
-// huge strings, wrong types, Blobs and buffers where none belong, claimed
-// origins, admin operations, hijacked and guessed session ids), plus forged
-// connect handshakes. Each must get a clean error or be ignored; the worker
+// mutated messages on the bridge port. Requests are structured values, so
+// most are: random objects and values, valid requests mutated at any depth
+// (wrong types, exotic values, missing fields), values over the decoder's
+// limits (strings past 64 KiB, nesting past 4 levels, more than 256 items)
+// or just under them, and non-plain objects (Blob, Map, Date, ArrayBuffer,
+// BigInt, ...) as the request; a share is text (the old wire's JSON,
+// mutated), which is never a request. Beside them: Blobs and buffers where
+// none belong, claimed origins, admin operations, hijacked and guessed
+// session ids, and forged connect handshakes. Each must get a clean error or be ignored; the worker
 // must not crash or restart, and nothing may be disclosed or stored.
 // COS_FUZZ_COUNT (default 10,000; 100,000 with COS_LONG=1) and COS_FUZZ_SEED.
 import { test, expect } from './fixtures.mjs';
@@ -104,17 +109,95 @@ async function fuzz({ count, seed, secrets, victim }) {
     return out;
   };
   const big = (n) => 'x'.repeat(n);
+
+  // ---- structured requests: what the wire carries ----
+  // The decoder's limits (crates/cos-core/src/message.rs): strings 64 KiB in
+  // all, 4 levels, 256 fields and elements; plain objects and arrays only.
+  const STRING_BUDGET = 64 * 1024;
+  /** Values that are not plain data: each must be refused wherever it sits. */
+  const exotic = () =>
+    pick([
+      () => new Blob([JSON.stringify({ op: 'read', hash: hash() })]),
+      () => new Map([['op', 'read'], ['hash', hash()]]),
+      () => new Set(['open']),
+      () => new Date(),
+      () => new ArrayBuffer(8),
+      () => new Uint8Array([1, 2, 3]),
+      () => new DataView(new ArrayBuffer(4)),
+      () => new File(['x'], 'x.txt'),
+      () => /op/g,
+      () => new Error('op'),
+      () => 10n ** 30n,
+      () => new String('open'),
+      () => new Number(1),
+      () => new Boolean(true),
+    ])();
+  /** Something of another type than `v` (a string for a number, an array for a string, ...). */
+  const wrongType = (v) => {
+    const options = [null, chance(0.5), randomNumber(), randomString(), [v], { value: v }, exotic()];
+    return pick(options.filter((o) => typeof o !== typeof v || Array.isArray(o) !== Array.isArray(v)));
+  };
+  /** `value` under `levels` more levels of objects and arrays. */
+  const nest = (value, levels) => {
+    for (let i = 0; i < levels; i++) value = chance(0.5) ? [value] : { [pick(KEYS)]: value };
+    return value;
+  };
+  const manyItems = (n) => Array.from({ length: n }, (_, i) => (chance(0.5) ? `https://o${i}.test` : i));
+  const manyFields = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  /** Over one of the limits, or just under it (then the schema must refuse it). */
+  const overLimit = () => {
+    const v = valid();
+    switch (below(12)) {
+      case 0: return { ...v, hash: { algorithm: 'SHA-256', value: big(STRING_BUDGET - 64 + below(128)) } };
+      case 1: return { op: 'read', hash: { algorithm: 'SHA-256', value: big(STRING_BUDGET + below(8 << 20)) } };
+      case 2: return { ...v, origins: Array.from({ length: 20 + below(100) }, () => `https://${big(600 + below(1000))}.test`) };
+      case 3: return { ...v, [big(STRING_BUDGET + below(1000))]: 1 };
+      case 4: return { ...v, session: big(1 << (16 + below(6))) };
+      case 5: return { ...v, hash: nest(v.hash ?? hash(), 3 + below(4)) };
+      case 6: return nest(v, 4 + below(60));
+      case 7: return { ...v, origins: nest([victim], 1 + below(1000)) };
+      case 8: return { ...v, origins: manyItems(257 + below(5000)) };
+      case 9: return { ...v, ...manyFields(250 + below(300)) };
+      case 10: { const sparse = [victim]; sparse.length = 2 ** 32 - 1; return { ...v, origins: sparse }; }
+      default: return { ...v, origins: Array.from({ length: 64 + below(8) }, (_, i) => `https://o${i}.test`) };
+    }
+  };
+  /** A valid request with one field, somewhere in it, of the wrong type, exotic, or missing. */
+  const mutateDeep = (o) => {
+    let target = o;
+    for (let hops = below(3); hops > 0; hops--) {
+      const inner = Object.values(target).filter((x) => x && typeof x === 'object' && !(x instanceof Blob));
+      if (!inner.length) break;
+      target = pick(inner);
+    }
+    const keys = Object.keys(target);
+    if (!keys.length) return o;
+    const key = pick(keys);
+    switch (below(5)) {
+      case 0: target[key] = wrongType(target[key]); break;
+      case 1: target[key] = exotic(); break;
+      case 2: target[key] = nest(target[key], 1 + below(3)); break;
+      case 3: delete target[key]; break;
+      default: target[key] = pick([undefined, null, -0, NaN, Infinity, 2 ** 53, 2 ** 64, 1e-300, -1, 1.5]);
+    }
+    return o;
+  };
+  /** Returns [kind, request]. */
   const request = () => {
     const r = below(100);
-    if (r < 25) return JSON.stringify(randomValue(4));
-    if (r < 45) return JSON.stringify(valid());
-    if (r < 65) return JSON.stringify(mutateObject(valid()));
-    if (r < 85) return mutateString(JSON.stringify(valid()));
-    if (r < 88) return JSON.stringify({ op: 'read', hash: { algorithm: 'SHA-256', value: big(65_536 + below(1 << 20)) } });
-    if (r < 89) return '['.repeat(10_000 + below(100_000));
-    if (r < 90) return big(1 << (16 + below(8))); // up to 8 M characters
-    // Not a string at all.
-    return pick([null, undefined, 42, true, {}, [], { op: 'read', hash: hash() }, [JSON.stringify(valid())], new Blob([JSON.stringify(valid())]), new ArrayBuffer(8), new Date(), new Map([['op', 'read']])]);
+    // A share of text: the old wire's JSON, mutated or not; all refused as not an object.
+    if (r < 4) return ['text', JSON.stringify(valid())];
+    if (r < 7) return ['text', mutateString(JSON.stringify(valid()))];
+    if (r < 9) return ['text', chance(0.5) ? randomString() : JSON.stringify(randomValue(4))];
+    if (r < 10) return ['text', chance(0.5) ? '['.repeat(10_000 + below(100_000)) : big(1 << (16 + below(8)))];
+    if (r < 25) return ['random', chance(0.8) ? randomObject(3) : randomValue(6)];
+    if (r < 45) return ['valid', valid()];
+    if (r < 55) return ['mutated', mutateObject(valid())];
+    if (r < 72) return ['mutated', mutateDeep(valid())];
+    if (r < 90) return ['limits', overLimit()];
+    if (r < 97) return ['exotic', exotic()];
+    // Not cloneable at all: postMessage itself throws.
+    return ['uncloneable', pick([{ op: 'read', hash: hash(), toJSON() {} }, { op: Symbol('open') }, () => 'open'])];
   };
   const data = () => {
     const r = below(100);
@@ -163,24 +246,40 @@ async function fuzz({ count, seed, secrets, victim }) {
       }
     });
 
-  const tally = { sent: 0, ok: {}, errors: {}, timeouts: 0, refusedByBrowser: 0, disclosed: [], files: 0, badReplies: [], untrackedSent: 0 };
+  const tally = { sent: 0, byKind: {}, ok: {}, errors: {}, refusals: {}, textNotRefused: [], timeouts: 0, refusedByBrowser: 0, disclosed: [], files: 0, badReplies: [], untrackedSent: 0 };
   const KNOWN = ['TypeError', 'NotSupportedError', 'NotAllowedError', 'NotFoundError', 'DataError', 'InvalidStateError', 'QuotaExceededError'];
-  const record = (req, reply) => {
+  /** What the decoder refused a request for, by the start of its message. */
+  const REFUSALS = {
+    notObject: /^malformed request: a request is an object/,
+    notPlain: /^malformed request: a request holds only plain/,
+    tooDeep: /^malformed request: nested deeper/,
+    tooMany: /^malformed request: more than \d+ fields/,
+    tooLong: /^malformed request: strings longer/,
+  };
+  const describe = (req) => {
+    try {
+      return (typeof req === 'string' ? JSON.stringify(req.slice(0, 200)) : JSON.stringify(req, (k, v) => (typeof v === 'string' && v.length > 100 ? `${v.slice(0, 20)}…(${v.length})` : v))).slice(0, 300);
+    } catch {
+      return String(req).slice(0, 300);
+    }
+  };
+  const record = ([kind, req], reply) => {
     tally.sent++;
+    tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
     if (reply.timeout) return void tally.timeouts++;
     if (reply.refusedByBrowser) return void tally.refusedByBrowser++;
     if (reply.file) tally.files++;
-    let op = '?';
-    try {
-      op = JSON.parse(req).op;
-    } catch {}
+    // What arrives is a clone of own fields: an object whose prototype a
+    // `__proto__` key replaced is still a plain object there.
+    const plain = !['text', 'exotic', 'uncloneable'].includes(kind) && req !== null && typeof req === 'object' && !Array.isArray(req);
+    const op = plain && Object.hasOwn(req, 'op') ? req.op : '?';
     if (reply.ok === true) {
       tally.ok[op] = (tally.ok[op] ?? 0) + 1;
       if (reply.value?.session) sessions.push(reply.value.session), opened.push(reply.value.session);
       // Success is fine for create handles and for writes into this page's own sessions;
-      // a read or read-open must never succeed: this page stored nothing.
-      if (op === 'read' || (op === 'open' && !JSON.parse(req).create) || !['open', 'write-begin', 'write', 'seek', 'truncate', 'abort'].includes(op)) {
-        tally.disclosed.push({ req: String(req).slice(0, 300), reply: JSON.stringify(reply).slice(0, 300) });
+      // a read or read-open must never succeed: this page stored nothing. Only plain objects are requests.
+      if (!plain || op === 'read' || (op === 'open' && !req.create) || !['open', 'write-begin', 'write', 'seek', 'truncate', 'abort'].includes(op)) {
+        tally.disclosed.push({ req: describe(req), reply: JSON.stringify(reply).slice(0, 300) });
       }
       return;
     }
@@ -191,6 +290,10 @@ async function fuzz({ count, seed, secrets, victim }) {
     }
     const key = `${e.name}/${e.code}`;
     tally.errors[key] = (tally.errors[key] ?? 0) + 1;
+    const refusal = Object.keys(REFUSALS).find((name) => REFUSALS[name].test(e.message)) ?? (e.code === 'invalid-message' ? 'schema' : 'rule');
+    tally.refusals[refusal] = (tally.refusals[refusal] ?? 0) + 1;
+    // Text is never a request, whatever it says (a long one is refused by its length first).
+    if (kind === 'text' && !['notObject', 'tooLong'].includes(refusal)) tally.textNotRefused.push({ req: describe(req), error: e });
   };
 
   const t0 = performance.now();
@@ -199,13 +302,13 @@ async function fuzz({ count, seed, secrets, victim }) {
     const wave = [];
     for (let i = 0; i < Math.min(WAVE, count - done); i++) {
       const req = request();
-      const msg = { request: req, data: data() };
+      const msg = { request: req[1], data: data() };
       if (chance(0.1)) Object.assign(msg, { origin: victim, sender: { origin: victim, id: 'x' }, tab: { id: 1 }, frameId: 0 });
       wave.push(send(msg).then((reply) => record(req, reply)));
     }
     // Now and then, messages without a usable id (replies cannot be matched; only counted).
     if (chance(0.2)) {
-      for (const m of [null, 7, 'string', { request: JSON.stringify(valid()) }, { id: { nested: 1 }, request: '{}' }]) {
+      for (const m of [null, 7, 'string', { request: valid() }, { request: JSON.stringify(valid()) }, { id: { nested: 1 }, request: {} }, { id: new Date(), request: valid() }]) {
         port1.postMessage(m);
         tally.untrackedSent++;
       }
@@ -213,34 +316,38 @@ async function fuzz({ count, seed, secrets, victim }) {
     await Promise.all(wave);
     if (sessions.length > 200) sessions.splice(0, sessions.length - 50);
   }
-  // Forged handshakes on the window: wrong shapes, no port, many ports, other types.
-  let handshakes = 0;
-  for (let i = 0; i < 300; i++) {
-    const ch = new MessageChannel();
-    const shape = pick([
-      { type: 'cross-origin-storage:connect' },
-      { type: 'cross-origin-storage:CONNECT' },
-      { type: ['cross-origin-storage:connect'] },
-      { type: { toString: () => 'cross-origin-storage:connect' } },
-      'cross-origin-storage:connect',
-      null,
-      { type: 'cross-origin-storage:connect', request: JSON.stringify(valid()) },
-    ]);
-    try {
-      window.postMessage(shape, '*', pick([[], [ch.port2], [ch.port2, new MessageChannel().port2]]));
-      handshakes++;
-    } catch {}
-  }
-  await new Promise((r) => setTimeout(r, 500));
-  tally.handshakes = handshakes;
-  tally.untrackedReplies = untracked.replies;
   tally.ms = Math.round(performance.now() - t0);
-  tally.sessionsOpened = tally.ok['write-begin'] ?? 0;
   // An origin may hold 64 open writables; the fuzzer's abandoned ones would
   // block its own later writes for the 5-minute idle expiry. Abort them.
-  const aborts = await Promise.all(opened.map((session) => send({ request: JSON.stringify({ op: 'abort', session }) })));
+  const aborts = await Promise.all(opened.map((session) => send({ request: { op: 'abort', session } })));
   tally.aborted = aborts.filter((r) => r.ok).length;
   tally.opened = opened;
+  tally.untrackedReplies = untracked.replies;
+  tally.sessionsOpened = tally.ok['write-begin'] ?? 0;
+  // Forged handshakes on the window: wrong shapes, no port, many ports, other
+  // types. Called once the aborts above were checked: past 32 channels, the
+  // bridge closes this page's oldest, the fuzzer's, which ends its writes.
+  window.forgeHandshakes = async () => {
+    let handshakes = 0;
+    for (let i = 0; i < 300; i++) {
+      const ch = new MessageChannel();
+      const shape = pick([
+        { type: 'cross-origin-storage:connect' },
+        { type: 'cross-origin-storage:CONNECT' },
+        { type: ['cross-origin-storage:connect'] },
+        { type: { toString: () => 'cross-origin-storage:connect' } },
+        'cross-origin-storage:connect',
+        null,
+        { type: 'cross-origin-storage:connect', request: valid() },
+      ]);
+      try {
+        window.postMessage(shape, '*', pick([[], [ch.port2], [ch.port2, new MessageChannel().port2]]));
+        handshakes++;
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    return handshakes;
+  };
   return tally;
 }
 
@@ -269,18 +376,28 @@ test(`fuzz: ${COUNT} random and mutated messages through the page channel get cl
   const pageErrors = [];
   b.on('pageerror', (e) => pageErrors.push(e.message));
   const tally = await b.evaluate(fuzz, { count: COUNT, seed: SEED, secrets, victim });
+  // The writes it opened and knew of were aborted, with their temporary files.
+  const afterAborts = await storeState(context);
+  expect(tally.opened.filter((session) => session in afterAborts.tmp), 'aborted writables still have temporary files').toEqual([]);
+  tally.handshakes = await b.evaluate(() => window.forgeHandshakes());
   console.log(
     `[fuzz] seed ${SEED}: ${tally.sent} tracked messages in ${(tally.ms / 1000).toFixed(1)} s (+${tally.untrackedSent} without an id, ${tally.handshakes} forged handshakes); ` +
       `timeouts ${tally.timeouts}, refused by postMessage ${tally.refusedByBrowser}, bad replies ${tally.badReplies.length}, disclosed ${tally.disclosed.length}, files ${tally.files}`,
   );
   console.log(`[fuzz] ok by op: ${JSON.stringify(tally.ok)}`);
   console.log(`[fuzz] errors: ${JSON.stringify(tally.errors)}`);
+  console.log(`[fuzz] sent by kind: ${JSON.stringify(tally.byKind)}; refused for: ${JSON.stringify(tally.refusals)}`);
 
   expect(tally.sent).toBe(COUNT);
   expect(tally.timeouts, 'messages that got no answer').toBe(0);
   expect(tally.badReplies, 'replies that are not a clean error').toEqual([]);
   expect(tally.disclosed, 'successful reads or admin operations').toEqual([]);
   expect(tally.files, 'replies carrying a file').toBe(0);
+  expect(tally.textNotRefused, 'text requests refused for anything but being text').toEqual([]);
+  // The generator reached every refusal of the decoder, and past it (the schema, then the rules).
+  for (const refusal of ['notObject', 'notPlain', 'tooDeep', 'tooMany', 'tooLong', 'schema', 'rule']) {
+    expect(tally.refusals[refusal], `requests refused as ${refusal}`).toBeGreaterThan(COUNT / 200);
+  }
   expect(pageErrors).toEqual([]);
 
   // The worker is the same instance (never crashed or restarted) and still works.
@@ -306,8 +423,10 @@ test(`fuzz: ${COUNT} random and mutated messages through the page channel get cl
   });
   expect(victimDone.size).toBe(7000);
   for (const hex of secrets) expect((await a.evaluate((v) => outcome(() => readBack(v)), hex)).ok?.hash).toBe(hex);
-  const tmpFiles = Object.keys(after.tmp).filter((n) => !n.endsWith('.crswap')).length;
-  // The ones it knows were aborted above; any left were opened by id-less messages whose replies it could not match.
-  expect(tally.opened.filter((session) => session in after.tmp), 'aborted writables still have temporary files').toEqual([]);
-  console.log(`[fuzz] afterwards: ${after.entries.length} entries (unchanged), ${tmpFiles} temporary files of open writes (the victim's, and the fuzzer's from id-less messages: they expire after 5 min idle), ${tally.aborted} aborted at the end`);
+  const tmpFiles = (state) => Object.keys(state.tmp).filter((n) => !n.endsWith('.crswap')).length;
+  // Any left after the aborts were opened by id-less messages whose replies the fuzzer could not match; they ended with its channel.
+  console.log(
+    `[fuzz] afterwards: ${after.entries.length} entries (unchanged); ${tally.aborted} writables aborted at the end; temporary files of open writes ` +
+      `${tmpFiles(afterAborts)} after the aborts (the victim's and the fuzzer's from id-less messages), ${tmpFiles(after)} once the handshakes closed the fuzzer's channel`,
+  );
 });

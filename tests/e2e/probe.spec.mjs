@@ -207,7 +207,7 @@ function rawChannel(target = window) {
     const id = ++nextId;
     const timer = setTimeout(() => resolve({ timeout: true }), timeoutMs);
     port1.addEventListener('message', ({ data: reply }) => { if (reply?.id === id) { clearTimeout(timer); resolve({ ok: reply.ok, error: reply.error }); } });
-    port1.postMessage({ id, request: JSON.stringify(request), data });
+    port1.postMessage({ id, request, data });
   });
 }
 </script>`;

@@ -40,7 +40,19 @@ export async function storeState(context) {
         return {};
       }
       const out = {};
-      for await (const [n, h] of dir.entries()) out[n] = h.kind === 'file' ? (await h.getFile()).size : 'dir';
+      // What the worker removes while it is being listed is simply gone.
+      const gone = (e) => {
+        if (e.name !== 'NotFoundError') throw e;
+        return null;
+      };
+      try {
+        for await (const [n, h] of dir.entries()) {
+          const size = h.kind === 'file' ? await h.getFile().then((f) => f.size, gone) : 'dir';
+          if (size !== null) out[n] = size;
+        }
+      } catch (e) {
+        gone(e);
+      }
       return out;
     };
     const all = await chrome.storage.local.get(null);
@@ -94,6 +106,14 @@ export async function admin(context, serviceWorker, request) {
   } finally {
     await page.close();
   }
+}
+
+/**
+ * Puts `hashes` on the Public Hash List (its manual section, as the user does
+ * on the settings page), so global files reach other sites through the gate.
+ */
+export async function makePublic(context, hashes) {
+  await admin(context, await liveWorker(context), { op: 'add-public-hashes', hashes });
 }
 
 /** PID of the browser process running on `userDataDir` (not its children). */

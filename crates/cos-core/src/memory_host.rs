@@ -4,7 +4,7 @@
 //! fail, and crash it between any two steps, so every rule about order and
 //! durability is tested natively against the one real sequence of steps.
 
-use crate::engine::step::{Caller, ChannelId, Data, Lock, Outcome, Reply, Step, TaskId};
+use crate::engine::step::{Caller, ChannelId, Data, Lock, Outcome, Reply, Step, TaskId, Trace};
 use crate::engine::{Engine, Persisted};
 use crate::ids::SessionId;
 use crate::index::Changes;
@@ -37,11 +37,13 @@ impl Payload {
     }
 }
 
-/// A finished request: the reply, and the file a read served.
+/// A finished request: the reply, the file a read served, and the trace
+/// the developer tools would show.
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub reply: Option<Reply>,
     pub file: Option<Vec<u8>>,
+    pub trace: Trace,
 }
 
 impl Finished {
@@ -98,6 +100,8 @@ pub struct MemoryHost {
     pub now_ms: u64,
     sites: fn() -> SiteRules,
     hashes: fn() -> PublicHashList,
+    /// The platform's entropy for each start, mixed with the start's number.
+    seed: [u8; 32],
     starts: u8,
 }
 
@@ -126,10 +130,20 @@ impl MemoryHost {
             now_ms: 0,
             sites,
             hashes,
+            seed: [0; 32],
             starts: 0,
         };
         host.restart();
         host
+    }
+
+    /// The same store restarted with its randomness (session ids, GREASE
+    /// draws) from `seed`: every host otherwise draws the same sequence, so
+    /// a property that needs many different draws gives each case its own.
+    pub fn reseeded(mut self, seed: [u8; 32]) -> Self {
+        self.seed = seed;
+        self.restart();
+        self
     }
 
     /// The worker stops (or the browser dies) between two steps: everything
@@ -139,7 +153,7 @@ impl MemoryHost {
         self.starts = self.starts.wrapping_add(1);
         self.running.clear();
         self.locks.clear();
-        let mut engine = Engine::new((self.sites)(), (self.hashes)(), [self.starts; 32]);
+        let mut engine = Engine::new((self.sites)(), (self.hashes)(), self.seed.map(|b| b ^ self.starts));
         let entries = self.persisted.iter().filter(|(k, _)| k.starts_with("entry:")).map(|(_, v)| v.clone()).collect();
         let probes = self
             .persisted
@@ -225,8 +239,10 @@ impl MemoryHost {
             }
             run.holds.push(key);
         }
-        let step =
-            std::mem::replace(&mut self.running.get_mut(&id).unwrap().step, Step::Done { task: id, reply: None });
+        let step = std::mem::replace(
+            &mut self.running.get_mut(&id).unwrap().step,
+            Step::Done { task: id, reply: None, trace: Default::default() },
+        );
         let outcome = self.perform(id, &step);
         let next = self.engine.resume(id, outcome, self.now_ms);
         let run = self.running.get_mut(&id).unwrap();
@@ -248,8 +264,8 @@ impl MemoryHost {
             assert!(self.step(id), "task {id:?} is blocked: finish the lock holder first");
         }
         let run = self.running.remove(&id).expect("a running task");
-        let Step::Done { reply, .. } = run.step else { unreachable!() };
-        Finished { reply, file: run.file }
+        let Step::Done { reply, trace, .. } = run.step else { unreachable!() };
+        Finished { reply, file: run.file, trace }
     }
 
     /// Runs every unfinished task, round robin, until all are done.

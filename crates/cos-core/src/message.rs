@@ -175,6 +175,20 @@ impl PageRequest {
     pub fn decode(value: serde_json::Value) -> Result<Self> {
         decode(value)
     }
+
+    /// The operation's name on the wire.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "open",
+            Self::Read { .. } => "read",
+            Self::WriteBegin { .. } => "write-begin",
+            Self::Write { .. } => "write",
+            Self::Seek { .. } => "seek",
+            Self::Truncate { .. } => "truncate",
+            Self::Close { .. } => "close",
+            Self::Abort { .. } => "abort",
+        }
+    }
 }
 
 impl AdminRequest {

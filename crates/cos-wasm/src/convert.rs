@@ -81,14 +81,19 @@ fn is_plain_object(value: &JsValue) -> bool {
     }
 }
 
-/// JS numbers that are whole and exact become integers (file positions and
-/// sizes); others stay floats, which the schema then refuses where it wants integers.
+/// Whole JS numbers become integers, as WebIDL's `unsigned long long`
+/// conversion would take them (so `seek(2 ** 60)` reaches the engine as a
+/// position it refuses, ending the session, rather than as a float the
+/// decoder refuses); fractions stay floats, which the schema refuses where
+/// it wants integers.
 fn number(n: f64) -> Result<Number> {
-    const EXACT: f64 = 9_007_199_254_740_991.0;
-    if n.fract() == 0.0 && n.abs() <= EXACT {
-        return Ok(if n >= 0.0 { Number::from(n as u64) } else { Number::from(n as i64) });
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    const I64_START: f64 = -9_223_372_036_854_775_808.0;
+    match n {
+        n if n.fract() == 0.0 && (0.0..U64_END).contains(&n) => Ok(Number::from(n as u64)),
+        n if n.fract() == 0.0 && (I64_START..0.0).contains(&n) => Ok(Number::from(n as i64)),
+        n => Number::from_f64(n).ok_or_else(|| CosError::InvalidMessage("numbers must be finite".into())),
     }
-    Number::from_f64(n).ok_or_else(|| CosError::InvalidMessage("numbers must be finite".into()))
 }
 
 fn build(value: &Value) -> JsValue {

@@ -1,10 +1,12 @@
 //! wasm-bindgen surface of `cos-core` for the service worker. No rules live
 //! here: each method converts its arguments (`convert.rs`), calls the engine
 //! and converts the answer back. `pump.rs` streams a Blob into the engine's
-//! verifier for the `hash-temp` step.
+//! verifier for the `hash-temp` step. `sha256.rs` is the same verifier for
+//! the settings page.
 
 mod convert;
 mod pump;
+mod sha256;
 
 use convert::{from_host, from_page, to_js};
 use cos_core::engine::step::{Caller, ChannelId, Data, Outcome, TaskId};
@@ -72,7 +74,17 @@ export type Step =
   | { do: 'read-blob'; task: number; hash: string }
   | { do: 'list-blobs'; task: number }
   | { do: 'clear-temps'; task: number }
-  | { do: 'done'; task: number; reply: Reply | null };
+  | { do: 'done'; task: number; reply: Reply | null; trace: Trace };
+/** For the developer tools only (see cos-core \`Trace\`): never sent to a page. */
+export interface Trace {
+  op?: string;
+  hash?: string;
+  refusal?: 'missing' | 'out-of-scope' | 'not-on-public-list' | 'probe-budget' | 'grease';
+  grant?: 'storer' | 'same-site' | 'listed' | 'global';
+  bytes?: number;
+  alreadyStored?: boolean;
+  grantsAfter?: { global: boolean; onPublicList: boolean; listed: string[]; storers: number };
+}
 export interface PublicHashListInfo { version: string | null; commit: string | null; count: number; sections: Record<string, number>; malformedLines: number }
 export interface Persisted {
   entries: unknown[];
@@ -145,7 +157,9 @@ impl Store {
     /// `.sha256` file); otherwise keeps the current list and throws.
     #[wasm_bindgen(js_name = usePublicHashList, unchecked_return_type = "PublicHashListInfo")]
     pub fn use_public_hash_list(&self, loader: PublicHashListLoader, sidecar: &str) -> Result<JsValue, JsValue> {
-        let list = loader.parser.finish_verified(sidecar).map_err(|e| js_error(CosError::Internal(e.to_string())))?;
+        // A bad list is the list server's problem, not the extension's: its own message.
+        let list =
+            loader.parser.finish_verified(sidecar).map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
         let info = cos_core::public_hash_list::Info::of(&list);
         self.engine.borrow_mut().set_public_hashes(list);
         Ok(to_js(&info))
@@ -231,6 +245,12 @@ impl Store {
     #[wasm_bindgen(js_name = takeChanges, unchecked_return_type = "Changes")]
     pub fn take_changes(&self, task: u32) -> JsValue {
         to_js(&self.engine.borrow_mut().take_changes(TaskId(task)))
+    }
+
+    /// Whether task `task` still has work to do (its session did not end).
+    #[wasm_bindgen(js_name = taskAlive)]
+    pub fn task_alive(&self, task: u32) -> bool {
+        self.engine.borrow().task_alive(TaskId(task))
     }
 
     /// Bytes of a streaming step (`write-temp` with `feed`), in order.

@@ -8,7 +8,7 @@
 //!   start), never an entry without bytes;
 //! - a page's request is answered only after what it changed is durable.
 
-use super::step::{Caller, Data, Lock, Reply, Step, Value};
+use super::step::{Caller, Data, GrantsAfter, Lock, Reply, Step, Value};
 use super::task::{Action, Io, Task, Then};
 use super::{Engine, Open, Stage, MAX_SESSIONS_PER_ORIGIN};
 use crate::error::{CosError, Result};
@@ -86,16 +86,24 @@ impl Engine {
         let request = PageRequest::decode(request?)?;
         let mut task = Task::new(Some(origin.clone()), Some(caller.channel));
         task.top = Some(top.clone());
+        task.trace.op = Some(request.op());
         match request {
             PageRequest::Open { hash, create, origins } => {
                 let hash = hash.parse()?;
+                task.trace.hash = Some(hash.clone());
                 Visibility::from_arg(origins.as_ref())?;
                 // A create handle touches no stored state and costs no probe.
                 task.reply = Some(match create {
                     true => Reply::ok(Value::Handle { hash, size: None }),
                     false => match self.lookup(&hash, &origin, &top, now_ms) {
-                        Ok(size) => Reply::ok(Value::Handle { hash, size: Some(size) }),
-                        Err(_) => Reply::err(&CosError::NotFound),
+                        Ok((size, grant)) => {
+                            task.trace.grant = Some(grant);
+                            Reply::ok(Value::Handle { hash, size: Some(size) })
+                        }
+                        Err(refusal) => {
+                            task.trace.refusal = Some(refusal);
+                            Reply::err(&CosError::NotFound)
+                        }
                     },
                 });
                 // What the lookup charged is durable before the answer: a
@@ -104,14 +112,16 @@ impl Engine {
             }
             PageRequest::Read { hash } => {
                 let hash = hash.parse()?;
+                task.trace.hash = Some(hash.clone());
                 match self.lookup(&hash, &origin, &top, now_ms) {
-                    Ok(size) => {
+                    Ok((size, _)) => {
                         task = task.then([
                             Do(Io::ReadBlob(hash.clone())),
                             Decide(Then::CheckRead { hash, size, locked: false }),
                         ]);
                     }
-                    Err(_) => {
+                    Err(refusal) => {
+                        task.trace.refusal = Some(refusal);
                         task.reply = Some(Reply::err(&CosError::NotFound));
                         task = task.then([Do(Io::Persist)]);
                     }
@@ -119,6 +129,7 @@ impl Engine {
             }
             PageRequest::WriteBegin { hash, origins } => {
                 let hash = hash.parse()?;
+                task.trace.hash = Some(hash.clone());
                 let (visibility, warnings) =
                     Visibility::from_arg(origins.as_ref())?.within_ceiling(caller.allow_origin.as_deref());
                 let open = self.sessions.values().filter(|o| o.session.origin == origin).count();
@@ -139,6 +150,7 @@ impl Engine {
             }
             PageRequest::Write { session, position } => {
                 let data = data.ok_or_else(|| CosError::InvalidMessage("write carries no data".into()))?;
+                task.trace.bytes = Some(data.len());
                 let session = self.owned(&task, session)?;
                 task = task.then(session_step(&session, Then::Write { session: session.clone(), position, data }));
             }
@@ -286,7 +298,15 @@ impl Engine {
                     kind: s.kind(),
                 };
                 self.index.record_write(write, now_ms);
+                let after = self.index.get(&s.hash).map(|e| GrantsAfter {
+                    global: e.global,
+                    on_public_list: self.is_public(&e.hash),
+                    listed: e.listed.iter().map(ToString::to_string).collect(),
+                    storers: e.storers.len(),
+                });
                 let task = self.task_mut(id)?;
+                (task.trace.grants_after, task.trace.hash, task.trace.bytes) =
+                    (after, Some(s.hash.clone()), Some(s.size()));
                 task.session = None;
                 task.next([Do(Io::Persist)]);
                 self.reply(id, Value::Committed { hash: s.hash.clone(), size: s.size(), warnings: open.warnings })
@@ -361,7 +381,9 @@ impl Engine {
         let open = self.sessions.get(&session).ok_or(CosError::UnknownSession)?;
         let (hash, size, origin) = (open.session.hash.clone(), open.session.size(), open.session.origin.clone());
         self.check_commit_quota(&session, &origin, &hash, size)?;
-        let next = if self.index.get(&hash).is_some() {
+        let already_stored = self.index.get(&hash).is_some();
+        self.task_mut(id)?.trace.already_stored = Some(already_stored);
+        let next = if already_stored {
             vec![Do(Io::DiscardTemp(session.clone())), Decide(Then::Commit { session })]
         } else {
             let evicted = self.evict_for(size, now_ms);
@@ -398,7 +420,15 @@ impl Engine {
                 // Still there and still for this caller (under the lock it may
                 // have been replaced). Asking again for the same hash costs no probe.
                 let top = self.task(id)?.top.clone().unwrap_or_else(|| origin.clone());
-                let size = self.lookup(&hash, &origin, &top, now_ms).map_err(|_| CosError::NotFound)?;
+                let (size, grant) = match self.lookup(&hash, &origin, &top, now_ms) {
+                    Ok(found) => found,
+                    Err(refusal) => {
+                        self.task_mut(id)?.trace.refusal = Some(refusal);
+                        return Err(CosError::NotFound);
+                    }
+                };
+                let trace = &mut self.task_mut(id)?.trace;
+                (trace.grant, trace.bytes) = (Some(grant), Some(size));
                 self.index.record_read(&hash, &origin, now_ms);
                 self.task_mut(id)?.next([Do(Io::Persist)]);
                 self.reply(id, Value::Handle { hash, size: Some(size) })

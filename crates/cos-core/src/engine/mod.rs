@@ -206,7 +206,7 @@ impl Engine {
         origin: &Origin,
         top: &Origin,
         now_ms: u64,
-    ) -> std::result::Result<u64, Refusal> {
+    ) -> std::result::Result<(u64, Grant), Refusal> {
         let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites)));
         let caller_site = self.sites.site(origin);
         if !matches!(found, Some((_, Some(Grant::Storer)))) {
@@ -224,7 +224,7 @@ impl Engine {
             Some((size, Some(Grant::Global))) if size <= GREASE_MAX_BYTES && self.greased(&caller_site, hash) => {
                 Err(Refusal::Grease)
             }
-            Some((size, Some(_))) => Ok(size),
+            Some((size, Some(grant))) => Ok((size, grant)),
         };
         if result.is_err() {
             self.index.count_miss();
@@ -261,6 +261,13 @@ impl Engine {
     pub fn feed(&mut self, task: TaskId, bytes: &[u8]) -> Result<()> {
         let session = self.tasks.get(&task).and_then(|t| t.feeding.as_ref()).ok_or(CosError::UnknownSession)?;
         self.sessions.get_mut(session).ok_or(CosError::UnknownSession)?.session.feed(bytes)
+    }
+
+    /// Whether `task` is still worth performing: it exists and its write
+    /// session (if it has one) has not ended. A host checks this between the
+    /// slices of a long step, to stop work whose frame went away.
+    pub fn task_alive(&self, task: TaskId) -> bool {
+        self.tasks.get(&task).is_some_and(|t| t.session.as_ref().is_none_or(|s| self.sessions.contains_key(s)))
     }
 
     pub fn open_sessions(&self) -> usize {

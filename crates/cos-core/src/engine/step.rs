@@ -184,9 +184,11 @@ pub enum Step {
     },
     /// The task is over; send `reply` to whoever asked (nobody, for the
     /// engine's own tasks). A read's reply goes with the file `ReadBlob` opened.
+    /// `trace` is for the developer tools only: never send it to the page.
     Done {
         task: TaskId,
         reply: Option<Reply>,
+        trace: Trace,
     },
 }
 
@@ -209,6 +211,45 @@ impl Step {
             | Self::Done { task, .. } => *task,
         }
     }
+}
+
+/// What happened in a task, as only the person at the keyboard may see it
+/// (the developer tools): why a lookup disclosed nothing, which grant
+/// disclosed a file, what a write found and left. The page sees none of it:
+/// its answer is `Reply`, the same for every refusal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trace {
+    /// The request's operation (`open`, `read`, `write-begin`, `close`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<ContentHash>,
+    /// Why a lookup disclosed nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<super::Refusal>,
+    /// The grant that disclosed the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::index::Grant>,
+    /// Bytes read or written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// A verified write: whether the bytes were stored already.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_stored: Option<bool>,
+    /// A verified write: the entry's grants afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants_after: Option<GrantsAfter>,
+}
+
+/// An entry's grants, as the developer tools show them after a write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantsAfter {
+    pub global: bool,
+    pub on_public_list: bool,
+    pub listed: Vec<String>,
+    pub storers: usize,
 }
 
 /// What the host reports after performing a step.

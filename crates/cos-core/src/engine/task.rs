@@ -4,7 +4,7 @@
 //! host only ever sees the next `Step`; the order of steps, and every rule
 //! about durability, lives here and in `flows.rs`.
 
-use super::step::{ChannelId, Lock, Outcome, Reply, Step, TaskId};
+use super::step::{ChannelId, Lock, Outcome, Reply, Step, TaskId, Trace};
 use super::Engine;
 use crate::error::CosError;
 use crate::hash::ContentHash;
@@ -30,6 +30,8 @@ pub(crate) struct Task {
     pub feeding: Option<SessionId>,
     /// What this task's `persist` step took, until the host reports it durable.
     pub persisting: Option<ChangedKeys>,
+    /// For the developer tools.
+    pub trace: Trace,
 }
 
 pub(crate) enum Action {
@@ -106,6 +108,7 @@ impl Task {
             last: Outcome::Done,
             feeding: None,
             persisting: None,
+            trace: Trace::default(),
         }
     }
 
@@ -137,13 +140,14 @@ impl Engine {
 
     /// A request that failed before it started: answered at once.
     pub fn refuse(&mut self, error: &CosError) -> Step {
-        Step::Done { task: self.new_task_id(), reply: Some(Reply::err(error)) }
+        Step::Done { task: self.new_task_id(), reply: Some(Reply::err(error)), trace: Trace::default() }
     }
 
     /// Takes the host's report on the task's last step and returns the next one.
     pub fn resume(&mut self, id: TaskId, outcome: Outcome, now_ms: u64) -> Step {
         let Some(task) = self.tasks.get_mut(&id) else {
-            return Step::Done { task: id, reply: Some(Reply::err(&CosError::Internal("unknown task".into()))) };
+            let reply = Some(Reply::err(&CosError::Internal("unknown task".into())));
+            return Step::Done { task: id, reply, trace: Trace::default() };
         };
         task.feeding = None;
         // A persist that failed leaves its changes to be written by the next one.
@@ -169,7 +173,7 @@ impl Engine {
     pub(crate) fn advance(&mut self, id: TaskId, now_ms: u64) -> Step {
         loop {
             let Some(task) = self.tasks.get_mut(&id) else {
-                return Step::Done { task: id, reply: None };
+                return Step::Done { task: id, reply: None, trace: Trace::default() };
             };
             match task.actions.pop_front() {
                 None => return self.finish(id, now_ms),
@@ -235,7 +239,7 @@ impl Engine {
             open.busy = false;
             open.last_active_ms = now_ms;
         }
-        Step::Done { task: id, reply: task.reply }
+        Step::Done { task: id, reply: task.reply, trace: task.trace }
     }
 }
 

@@ -271,7 +271,9 @@ fn releasing_a_channel_cancels_its_sessions_even_mid_hash() {
     while !matches!(host.current(close), Some(Step::HashTemp { .. })) {
         host.step(close);
     }
+    assert!(host.engine.task_alive(close));
     let cleanups = host.release(7);
+    assert!(!host.engine.task_alive(close), "a host stops between slices");
     assert_eq!(cleanups.len(), 1);
     assert_eq!(host.finish(close).json()["error"]["name"], "UnknownError", "the hash pass stops");
     host.finish_all();
@@ -747,4 +749,32 @@ fn a_document_can_turn_the_store_off_for_itself_and_its_frames() {
 fn store_as_caller_raw(host: &mut MemoryHost, who: &Caller, bytes: &[u8]) -> crate::memory_host::Finished {
     let id = host.spawn_as(who, json!({"op": "write-begin", "hash": hash_arg(&sha(bytes))}), None);
     host.finish(id)
+}
+
+/// The developer tools learn why; the page never does.
+#[test]
+fn the_trace_says_why_and_the_reply_does_not() {
+    use crate::engine::Refusal;
+    let mut host = MemoryHost::new();
+    let global = b"global but not public".to_vec();
+    host.store(A, &global, json!("*"));
+    let private = b"same-site only".to_vec();
+    host.store(A, &private, Value::Null);
+    let open = |host: &mut MemoryHost, who: &str, bytes: &[u8]| {
+        host.page(who, json!({"op": "open", "hash": hash_arg(&sha(bytes))}), None)
+    };
+    let cases = [
+        (open(&mut host, B, &global), Refusal::NotOnPublicList),
+        (open(&mut host, B, &private), Refusal::OutOfScope),
+        (open(&mut host, B, b"nothing"), Refusal::Missing),
+    ];
+    let replies: Vec<Value> = cases.iter().map(|(f, _)| f.json()).collect();
+    assert!(replies.windows(2).all(|w| w[0] == w[1]), "one answer for every refusal: {replies:?}");
+    for (finished, why) in &cases {
+        assert_eq!(finished.trace.refusal, Some(*why));
+    }
+    assert_eq!(open(&mut host, SUB_A, &private).trace.grant, Some(crate::index::Grant::SameSite));
+    let stored = host.store(B, &private, Value::Null);
+    assert_eq!(stored.trace.already_stored, Some(true));
+    assert_eq!(stored.trace.grants_after.as_ref().map(|g| g.storers), Some(2));
 }
