@@ -121,6 +121,27 @@ test('an iframe its parent allows uses the store, and so does a same-origin one 
   expect(await canRead(frameOn(sameOrigin, a, 0), files.shared)).toBe(true);
 });
 
+test("a page its own service worker served uses the store, and its cross-origin frames still need allow", async ({
+  context,
+  serviceWorker,
+  openPage,
+  server,
+}) => {
+  const files = await plant({ context, serviceWorker, openPage });
+  const tracker = server.origin('c.test');
+  const page = await openPage('a.test');
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.register('/page-sw.js');
+    await navigator.serviceWorker.ready;
+  });
+  await page.goto(`${server.origin('a.test')}/from-sw.html?frame=${encodeURIComponent(`${tracker}/page.html`)}`);
+  await expect(page.locator('#from-sw')).toBeVisible();
+  // The extension never saw this response: it counts as sending no header.
+  expect(await canRead(page, files.shared)).toBe(true);
+  expect((await page.evaluate(() => outcome(() => storeBytes(patternBytes(1000, 93))))).ok).toHaveLength(64);
+  expect(await everything(frameOn(page, tracker), files)).toEqual(REFUSED);
+});
+
 test('Permissions-Policy: cross-origin-storage=() turns the store off for the document and its frames, even same-origin', async ({
   context,
   serviceWorker,

@@ -8,8 +8,15 @@
 //! The facts come from the browser, through the host: each frame's origin,
 //! its document's response header, and the `allow` attribute of the element
 //! holding it, read in its parent's document (never what the framed page
-//! says). A fact the host could not observe is `Unknown` and counts as the
-//! narrowest declaration, so a gap in what the host saw can only refuse.
+//! says). A container the host could not observe counts as the narrowest
+//! declaration: a frame is allowed only when the element holding it is known
+//! to allow it. A response header the host did not see (a page its own
+//! service worker served: `webRequest` does not report those; or one loaded
+//! before the extension started) counts as absent: the default allowlist
+//! `self` applies, so a cross-origin frame still needs its parent's `allow`.
+//! What is lost is only a document's own opt-out (`=()`) for such pages;
+//! refusing them instead would shut every service-worker app (most of the
+//! web apps that run models) out of the store.
 //!
 //! The evaluation follows the spec's algorithms ("Define an inherited policy
 //! for feature in container at origin", "Get feature value for origin",
@@ -35,7 +42,7 @@ pub enum Header {
         value: String,
     },
     /// The host did not see the response (for instance one a service worker
-    /// served, which `webRequest` does not report).
+    /// served, which `webRequest` does not report): as `Absent`.
     Unknown,
 }
 
@@ -117,9 +124,8 @@ pub fn enabled<'a>(chain: impl IntoIterator<Item = FrameRef<'a>>) -> bool {
         // Only a frame that inherited the feature can declare anything
         // about it; its header can then only narrow what it inherited.
         let declared = match frame.permissions_policy {
-            Header::Absent => None,
+            Header::Absent | Header::Unknown => None,
             Header::Present { value } => allowlist::from_header(value, &origin),
-            Header::Unknown => Some(Allowlist::nobody()),
         };
         parent = Some(Evaluated { origin, declared, inherited });
     }
@@ -211,7 +217,7 @@ mod tests {
         (&["https://a.example [camera=()]"], true, "another feature"),
         (&["https://a.example [Cross-Origin-Storage=()]"], true, "a malformed header is ignored, as browsers do"),
         (&["https://a.example [cross-origin-storage=(self]"], true, "a malformed header is ignored, as browsers do"),
-        (&["https://a.example [?]"], false, "an unknown header counts as the narrowest"),
+        (&["https://a.example [?]"], true, "an unknown header counts as absent"),
         (&[], false, "no facts"),
         (&["https://a.example <- -"], false, "a chain that does not start at the top"),
         // Same-origin frames: the default allowlist `self` delegates.
@@ -258,13 +264,10 @@ mod tests {
             false,
             "the parent's header does not list the parent itself",
         ),
-        (
-            &["https://a.example [?]", "https://b.example <- cross-origin-storage *"],
-            false,
-            "the parent's header is unknown",
-        ),
+        (&["https://a.example [?]", "https://b.example <- cross-origin-storage *"], true, "the parent's header is unknown"),
+        (&["https://a.example [?]", "https://b.example <- -"], false, "unknown headers do not let a frame in without allow"),
         (&[A, "https://b.example [cross-origin-storage=()] <- cross-origin-storage"], false, "a child may narrow"),
-        (&[A, "https://b.example [?] <- cross-origin-storage"], false, "the child's header is unknown"),
+        (&[A, "https://b.example [?] <- cross-origin-storage"], true, "the child's header is unknown"),
         (
             &[A, "https://b.example <- cross-origin-storage https://*.b.example"],
             false,
