@@ -264,8 +264,16 @@ mod tests {
             false,
             "the parent's header does not list the parent itself",
         ),
-        (&["https://a.example [?]", "https://b.example <- cross-origin-storage *"], true, "the parent's header is unknown"),
-        (&["https://a.example [?]", "https://b.example <- -"], false, "unknown headers do not let a frame in without allow"),
+        (
+            &["https://a.example [?]", "https://b.example <- cross-origin-storage *"],
+            true,
+            "the parent's header is unknown",
+        ),
+        (
+            &["https://a.example [?]", "https://b.example <- -"],
+            false,
+            "unknown headers do not let a frame in without allow",
+        ),
         (&[A, "https://b.example [cross-origin-storage=()] <- cross-origin-storage"], false, "a child may narrow"),
         (&[A, "https://b.example [?] <- cross-origin-storage"], true, "the child's header is unknown"),
         (
