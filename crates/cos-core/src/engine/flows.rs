@@ -11,6 +11,7 @@
 use super::step::{Caller, Data, GrantsAfter, Lock, Reply, Step, Value};
 use super::task::{Action, Io, Task, Then};
 use super::{Engine, Open, Stage, MAX_SESSIONS_PER_ORIGIN};
+use crate::disabled_sites;
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
@@ -78,6 +79,11 @@ impl Engine {
         now_ms: u64,
     ) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
+        // The user turned the API off for this site after the page loaded:
+        // its scripts still run, but it gets nothing more (the next load has no API).
+        if self.disabled.by(&self.sites.site(&origin)).is_some() {
+            return Err(CosError::DisabledForSite);
+        }
         // The spec's step 1, before any validation.
         if !permissions_policy::enabled(caller.frames()) {
             return Err(CosError::DisabledByPermissionsPolicy);
@@ -202,6 +208,20 @@ impl Engine {
                     self.manual_hashes.remove(hash);
                 }
                 self.manual_changed = true;
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::DisableSite { origin } => {
+                let site = disabled_sites::switchable_site(&self.sites, &origin).map_err(CosError::InvalidState)?;
+                self.disabled.disable(site);
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::EnableSite { site } => {
+                let site = disabled_sites::parse_site(&self.sites, &site).map_err(CosError::InvalidState)?;
+                self.disabled.enable(&site)?;
                 let mut task = task.then([Do(Io::Persist)]);
                 task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
                 return Ok(task);
