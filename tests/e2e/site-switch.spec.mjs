@@ -220,8 +220,8 @@ test('after a browser restart the switch holds and the API is there from documen
     await c.reload();
     expect(await surface(c.mainFrame())).toEqual(OFF);
     await stopWorkers(c);
-    const options = await context.newPage();
-    await options.goto(`chrome-extension://${extensionId(sw)}/extension/ui/options.html`);
+    // A navigation wakes the worker (it records each document's headers).
+    await c.reload();
     await expect.poll(() => liveWorker(context).then((w) => w.evaluate(() => chrome.scripting.getRegisteredContentScripts().then((s) => s.length)))).toBe(2);
     await c.reload();
     expect(await c.evaluate(() => window.seenAtStart)).toBe(true);
