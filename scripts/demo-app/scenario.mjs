@@ -22,7 +22,7 @@ import { startHub } from '../hub/server.mjs';
 import { startApp } from './server.mjs';
 
 // Transformers.js 4.2 bundles its own ONNX Runtime JS; the .wasm it loads must be the same version.
-const LEGACY_ORT_DIR = path.join(REPO_ROOT, 'node_modules/transformers-legacy/node_modules/onnxruntime-web/dist');
+export const LEGACY_ORT_DIR = path.join(REPO_ROOT, 'node_modules/transformers-legacy/node_modules/onnxruntime-web/dist');
 
 /** Model weights and ONNX Runtime binaries: what COS must spare origin B (LFS pointers under /raw/ are not). */
 export const isHeavy = (request) => /\.(onnx|wasm)$/.test(request.path) && !request.path.includes('/raw/');
@@ -110,7 +110,7 @@ export async function startServers({ hosts, legacy = false }) {
  * user would (a deployment can set the same URL by enterprise policy instead), and waits for the
  * refresh. Returns the list the page then shows in use: {source, url, version, count}.
  */
-async function useHubList(context, hubUrl) {
+export async function useHubList(context, hubUrl) {
   const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
   const page = await context.newPage();
   try {
