@@ -43,8 +43,9 @@ function expectSameSensibleResults([a, b]) {
 test('with the extension, origin B gets the weights and the ORT wasm from cross-origin storage', async () => {
   test.setTimeout(240_000);
   const rows = await runScenario({ extension: true });
-  const [a, b] = rows;
-  expectSameSensibleResults(rows);
+  const [a, b, c] = rows;
+  expectSameSensibleResults([a, b]);
+  expectSameSensibleResults([a, c]);
   for (const row of rows) {
     expect(row.result.cosPresent, row.origin).toBe(true);
     expect(row.cos.storeErrors, row.origin).toEqual([]);
@@ -56,6 +57,10 @@ test('with the extension, origin B gets the weights and the ORT wasm from cross-
   expect(b.hub.requests.filter(isHeavy)).toEqual([]);
   const total = Object.values(fileSizes()).reduce((x, y) => x + y);
   expect(b.cos.hitBytes).toBeGreaterThanOrEqual(total);
+  // Nor C, whose model ran in a Web Worker: the worker read them from COS itself.
+  expect(c.result.inWorker).toBe(true);
+  expect(c.hub.requests.filter(isHeavy)).toEqual([]);
+  expect(c.cos.hitBytes).toBeGreaterThanOrEqual(total);
 });
 
 test('without the extension, the app still works on both origins, each downloading everything', async () => {

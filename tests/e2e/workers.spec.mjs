@@ -208,6 +208,24 @@ test('a shared worker serves two tabs, is one worker for both, and outlives the 
   expect((await third.evaluate((v) => window.readBack(v), after.write.ok)).hash).toBe(after.write.ok);
 });
 
+test('a channel the bridge closes (it keeps 32 per frame; workers each have one) is reopened by the next request', async ({ openPage }) => {
+  const page = await openPage('a.test');
+  const result = await page.evaluate(async () => {
+    const value = await storeBytes(patternBytes(1000, 111));
+    const worker = startWorker();
+    await worker.call((v) => readBack(v), value);
+    // 32 more channels in this frame: the window's and the worker's, the oldest, are closed.
+    for (let i = 0; i < 32; i++) rawChannel();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const inTime = (promise) => Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve({ timeout: true }), 5000))]);
+    return {
+      window: await inTime(outcome(() => readBack(value).then((r) => r.size))),
+      worker: await inTime(worker.call((v) => outcome(() => readBack(v).then((r) => r.size)), value)),
+    };
+  });
+  expect(result).toEqual({ window: { ok: 1000 }, worker: { ok: 1000 } });
+});
+
 test('a data: worker (opaque origin) has the API and every call is refused with NotAllowedError at once', async ({ openPage }) => {
   const page = await openPage('a.test');
   const result = await page.evaluate(async () => {
