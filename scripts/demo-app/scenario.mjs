@@ -117,7 +117,7 @@ async function settle(page, quietMs = 1500, timeoutMs = 60_000) {
     const now = await page.evaluate(() => `${globalThis.__cos.pending}/${globalThis.__cos.calls}`);
     if (now !== last || !now.startsWith('0/')) [last, since] = [now, Date.now()];
     else if (Date.now() - since >= quietMs) return;
-    await page.waitForTimeout(250);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`COS calls still in flight after ${timeoutMs} ms`);
 }
