@@ -79,7 +79,7 @@ test('handles sent to a dedicated worker, through a MessagePort, and back keep t
   expect(result.back).toBe(3000);
 });
 
-test('handles sent to a same-origin frame and through structuredClone keep their readability', async ({ openPage }) => {
+test('handles sent to a same-origin frame through a MessagePort, and through structuredClone, keep their readability', async ({ openPage }) => {
   const page = await openPage('a.test');
   const ids = await page.evaluate(makeHandles);
   const result = await page.evaluate(async (use) => {
@@ -88,13 +88,22 @@ test('handles sent to a same-origin frame and through structuredClone keep their
     document.body.append(frame);
     await new Promise((resolve) => (frame.onload = resolve));
     const received = new Promise((resolve) =>
-      frame.contentWindow.addEventListener('message', ({ data }) => resolve(frame.contentWindow.eval(`(${use})`)(data)), { once: true }),
+      frame.contentWindow.addEventListener(
+        'message',
+        ({ ports }) => (ports[0].onmessage = ({ data }) => resolve(frame.contentWindow.eval(`(${use})`)(data))),
+        { once: true },
+      ),
     );
-    frame.contentWindow.postMessage(handles, '*');
+    const { port1, port2 } = new MessageChannel();
+    frame.contentWindow.postMessage('port', '*', [port2]);
+    port1.postMessage(handles);
+    // window.postMessage() itself is the browser's own (see api/transfer.js): it refuses handles.
+    const direct = await outcome(() => frame.contentWindow.postMessage(handles, '*'));
     const cloned = structuredClone({ h: handles.read });
-    return { inFrame: await received, cloned: (await cloned.h.getFile()).size };
+    return { inFrame: await received, direct: direct.name, cloned: (await cloned.h.getFile()).size };
   }, String(useHandles));
   expectUsable(result.inFrame, ids);
+  expect(result.direct).toBe('DataCloneError');
   expect(result.cloned).toBe(3000);
 });
 

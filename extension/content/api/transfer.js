@@ -4,17 +4,23 @@
 // origins. A handle made by script cannot be taught to structured clone, so
 // handles are Proxies (api/core.js), which clone refuses with DataCloneError:
 // that is what any native postMessage() says when a handle is sent to
-// another origin (a cross-origin window's postMessage is always the
-// browser's own). Within the origin, the postMessage() functions of this
+// another origin. Within the origin, the postMessage() functions of this
 // realm retry a message that failed that way with each handle replaced by its
 // description, in an envelope; the receiving realm, which runs the same API,
 // rebuilds the handles when the page reads `event.data`.
 //
-// What script cannot reach (README): a receiver without this code (a
-// same-origin about:blank frame, a service worker) gets DataCloneError at the
-// sender; IndexedDB cannot store handles; a description that reaches another
-// origin through a MessagePort makes reading `event.data` throw
-// DataCloneError there instead of firing `messageerror`.
+// A window's own postMessage() is left alone. Another same-origin frame
+// calling it (`parent.postMessage(…)`) would run this realm's wrapper, and a
+// message posted from this realm's code comes from this window: the bridge
+// would take that frame's connect message as this window's own. Handles go
+// to a frame through a MessagePort or a BroadcastChannel instead.
+//
+// What script cannot reach (README): window.postMessage(); a receiver
+// without this code (a same-origin about:blank frame, a service worker) gets
+// DataCloneError at the sender; IndexedDB cannot store handles; a
+// description that reaches another origin through a MessagePort makes
+// reading `event.data` throw DataCloneError there instead of firing
+// `messageerror`.
 'use strict';
 
 (globalThis.crossOriginStorageParts ??= []).push(function transfer(scope, env) {
@@ -110,9 +116,9 @@
       },
     });
 
-  // The global's own postMessage (a window's; a dedicated worker's to its
-  // creator) and those of the objects that carry messages to another realm.
-  if (typeof scope.postMessage === 'function') scope.postMessage = sendingHandles(scope.postMessage);
+  // A dedicated worker's own postMessage (to its creator: no other realm can
+  // call it), and those of the objects that carry messages to another realm.
+  if (env.setup.kind === 'dedicated') scope.postMessage = sendingHandles(scope.postMessage);
   for (const name of ['MessagePort', 'Worker', 'BroadcastChannel']) {
     const prototype = scope[name]?.prototype;
     if (prototype) prototype.postMessage = sendingHandles(prototype.postMessage);
