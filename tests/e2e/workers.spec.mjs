@@ -206,6 +206,14 @@ test('a shared worker serves two tabs, is one worker for both, and outlives the 
   const third = await open();
   expect(await third.evaluate(() => shared.call(() => connections)), 'a new tab finds the same worker').toBe(3);
   expect((await third.evaluate((v) => window.readBack(v), after.write.ok)).hash).toBe(after.write.ok);
+  // With every tab gone the worker ends, and the bootstrap URL the first tab recorded is revoked:
+  // the next tab starts a new worker (from a new URL), unaware of it.
+  await second.close();
+  await third.close();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const fourth = await open();
+  const restarted = await fourth.evaluate((v) => shared.call(async (v) => ({ connections, read: (await readBack(v)).hash }), v), value);
+  expect(restarted).toEqual({ connections: 1, read: value });
 });
 
 test('a channel the bridge closes (it keeps 32 per frame; workers each have one) is reopened by the next request', async ({ openPage }) => {

@@ -46,6 +46,8 @@ interface CrossOriginStorageEnv {
   lockReleased(name: string): Promise<void>;
   /** api/worker-scope.js: a URL resolved against the worker's real script URL (the identity in a window). */
   resolveURL(url: string): string;
+  /** api/worker-scope.js: replaces the global interface `name` by a Proxy with this construct trap. */
+  wrapInterface(name: string, construct: ProxyHandler<any>['construct']): void;
   /** api/fetch.js: the hex SHA-256 digest SRI metadata names, or null. */
   sha256OfIntegrity(integrity: string): string | null;
   /** api/core.js */

@@ -13,6 +13,16 @@
 (globalThis.crossOriginStorageParts ??= []).push(function workerScope(scope, env) {
   'use strict';
   const { URL, Proxy, Reflect, Object, String, Array } = scope;
+  /**
+   * Replaces the interface `name` of the global with a Proxy constructing
+   * through `construct`; instances still say the global is their constructor.
+   */
+  env.wrapInterface = (name, construct) => {
+    const native = scope[name];
+    const wrapped = new Proxy(native, { construct });
+    Object.defineProperty(native.prototype, 'constructor', { value: wrapped, writable: true, configurable: true });
+    scope[name] = wrapped;
+  };
   const base = env.setup.scriptURL;
   if (!base) {
     env.resolveURL = (url) => url;
@@ -55,8 +65,6 @@
   }
   for (const name of ['Request', 'EventSource', 'WebSocket']) {
     if (typeof scope[name] !== 'function') continue;
-    scope[name] = new Proxy(scope[name], {
-      construct: (target, args, newTarget) => Reflect.construct(target, resolveFirst(args), newTarget),
-    });
+    env.wrapInterface(name, (target, args, newTarget) => Reflect.construct(target, resolveFirst(args), newTarget));
   }
 });

@@ -128,32 +128,30 @@
   // ---- dedicated workers ---------------------------------------------------
   if (typeof scope.Worker === 'function') {
     const postToWorker = scope.Worker.prototype.postMessage;
-    scope.Worker = new Proxy(scope.Worker, {
-      construct(target, args, newTarget) {
-        const plan = args.length > 0 ? planFor(args[0], args[1]) : null;
-        if (!plan) return Reflect.construct(target, args, newTarget);
-        const childSetup = childSetupOf(plan, 'dedicated');
-        const url = bootstrapURL(plan, childSetup);
-        let worker;
-        try {
-          worker = Reflect.construct(target, [url, ...Array.prototype.slice.call(args, 1)], newTarget);
-        } catch (error) {
-          plan.temporary.forEach(revoke);
-          throw error;
-        } finally {
-          // The constructor has resolved the blob: URL already.
-          if (!plan.opaque) revoke(url);
-        }
-        const done = () => plan.temporary.splice(0).forEach(revoke);
-        worker.addEventListener('error', done, { once: true });
-        if (!plan.opaque) {
-          // Posted before the page can post anything: the worker's first message.
-          const { port1, port2 } = new MessageChannel();
-          serveSpawner(port1, { booted: done });
-          Reflect.apply(postToWorker, worker, [{ [env.BOOT]: true }, [port2]]);
-        }
-        return worker;
-      },
+    env.wrapInterface('Worker', (target, args, newTarget) => {
+      const plan = args.length > 0 ? planFor(args[0], args[1]) : null;
+      if (!plan) return Reflect.construct(target, args, newTarget);
+      const childSetup = childSetupOf(plan, 'dedicated');
+      const url = bootstrapURL(plan, childSetup);
+      let worker;
+      try {
+        worker = Reflect.construct(target, [url, ...Array.prototype.slice.call(args, 1)], newTarget);
+      } catch (error) {
+        plan.temporary.forEach(revoke);
+        throw error;
+      } finally {
+        // The constructor has resolved the blob: URL already.
+        if (!plan.opaque) revoke(url);
+      }
+      const done = () => plan.temporary.splice(0).forEach(revoke);
+      worker.addEventListener('error', done, { once: true });
+      if (!plan.opaque) {
+        // Posted before the page can post anything: the worker's first message.
+        const { port1, port2 } = new MessageChannel();
+        serveSpawner(port1, { booted: done });
+        Reflect.apply(postToWorker, worker, [{ [env.BOOT]: true }, [port2]]);
+      }
+      return worker;
     });
   }
 
@@ -200,51 +198,49 @@
     };
   }
 
-  scope.SharedWorker = new Proxy(scope.SharedWorker, {
-    construct(target, args, newTarget) {
-      const options = args[1];
-      const storage = registry();
-      const plan = storage && args.length > 0 ? planFor(args[0], options) : null;
-      if (!plan || plan.opaque) return Reflect.construct(target, args, newTarget);
-      const name = typeof options === 'string' ? options : String(options?.name ?? '');
-      const key = `cross-origin-storage:shared-worker:${JSON.stringify([plan.type, plan.scriptURL, name])}`;
-      const childSetup = childSetupOf(plan, 'shared');
-      const fresh = () => {
-        const url = bootstrapURL(plan, childSetup);
-        storage.setItem(key, url);
-        return url;
-      };
-      const registered = storage.getItem(key);
-      let url;
-      try {
-        url = registered ?? fresh();
-      } catch {
-        return Reflect.construct(target, args, newTarget);
-      }
-      const worker = Reflect.construct(target, [url, ...Array.prototype.slice.call(args, 1)], newTarget);
-      const { port1: pagePort, port2: workerPort } = new MessageChannel();
-      Object.defineProperty(worker, 'port', { value: pagePort, configurable: true });
-      let running = false;
-      const control = Reflect.apply(nativePortOf, worker, []);
-      control.addEventListener('message', () => (running = true), { once: true });
-      boot(control, workerPort);
-      if (registered) {
-        // The recorded URL may no longer start a worker (its document and the
-        // worker are gone): then, once, a fresh one, unseen by the page.
-        worker.addEventListener('error', (event) => {
-          if (running) return;
-          event.stopImmediatePropagation();
-          let replacement;
-          try {
-            replacement = Reflect.construct(target, [fresh(), ...Array.prototype.slice.call(args, 1)]);
-          } catch {
-            return worker.dispatchEvent(new Event('error'));
-          }
-          replacement.addEventListener('error', () => worker.dispatchEvent(new Event('error')));
-          boot(Reflect.apply(nativePortOf, replacement, []), workerPort);
-        }, { once: true });
-      }
-      return worker;
-    },
+  env.wrapInterface('SharedWorker', (target, args, newTarget) => {
+    const options = args[1];
+    const storage = registry();
+    const plan = storage && args.length > 0 ? planFor(args[0], options) : null;
+    if (!plan || plan.opaque) return Reflect.construct(target, args, newTarget);
+    const name = typeof options === 'string' ? options : String(options?.name ?? '');
+    const key = `cross-origin-storage:shared-worker:${JSON.stringify([plan.type, plan.scriptURL, name])}`;
+    const childSetup = childSetupOf(plan, 'shared');
+    const fresh = () => {
+      const url = bootstrapURL(plan, childSetup);
+      storage.setItem(key, url);
+      return url;
+    };
+    const registered = storage.getItem(key);
+    let url;
+    try {
+      url = registered ?? fresh();
+    } catch {
+      return Reflect.construct(target, args, newTarget);
+    }
+    const worker = Reflect.construct(target, [url, ...Array.prototype.slice.call(args, 1)], newTarget);
+    const { port1: pagePort, port2: workerPort } = new MessageChannel();
+    Object.defineProperty(worker, 'port', { value: pagePort, configurable: true });
+    let running = false;
+    const control = Reflect.apply(nativePortOf, worker, []);
+    control.addEventListener('message', () => (running = true), { once: true });
+    boot(control, workerPort);
+    if (registered) {
+      // The recorded URL may no longer start a worker (its document and the
+      // worker are gone): then, once, a fresh one, unseen by the page.
+      worker.addEventListener('error', (event) => {
+        if (running) return;
+        event.stopImmediatePropagation();
+        let replacement;
+        try {
+          replacement = Reflect.construct(target, [fresh(), ...Array.prototype.slice.call(args, 1)]);
+        } catch {
+          return worker.dispatchEvent(new Event('error'));
+        }
+        replacement.addEventListener('error', () => worker.dispatchEvent(new Event('error')));
+        boot(Reflect.apply(nativePortOf, replacement, []), workerPort);
+      }, { once: true });
+    }
+    return worker;
   });
 });
