@@ -10,7 +10,7 @@ import { loadPersisted, lockDown, profileRecords, writesOf } from './worker/pers
 import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
-import { loadPublicHashList } from './worker/public-list.js';
+import { createPublicLists } from './worker/public-list.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -20,6 +20,7 @@ const DEFAULT_BUDGET_SHARE = 0.5;
 /** The Public Hash List shipped with the extension. */
 const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
+const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store), announceChange);
 const ready = start();
 
 async function start() {
@@ -32,7 +33,7 @@ async function start() {
   ]);
   const store = new Store(crypto.getRandomValues(new Uint8Array(32)));
   // A list that does not verify lists nothing (fail closed), never stops the store.
-  await loadPublicHashList(store, BUNDLED_LIST).catch((e) => console.error('the bundled Public Hash List did not load', e));
+  await publicLists.startUp(store).catch((e) => console.error('no Public Hash List loaded', e));
   store.setDefaultBudget(Math.floor((estimate.quota ?? 0) * DEFAULT_BUDGET_SHARE));
   const restored = store.restore(persisted);
   if (restored.skippedEntries || restored.reset.length) {
@@ -66,6 +67,10 @@ function tierOf(sender) {
 // The admin tier: the extension's own pages send one message per request.
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (tierOf(sender) !== 'admin') return false;
+  if (message?.publicList) {
+    publicLists.handle(message.publicList).then(sendResponse);
+    return true;
+  }
   ready
     .then(({ store, runner }) => runner.run(store.admin(message?.request, Date.now())))
     .then(({ reply }) => sendResponse(reply), (e) => sendResponse(transportError(e)))

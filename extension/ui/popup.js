@@ -30,10 +30,18 @@ const onlyThisSite = (e) => summary.site.only.includes(e.hash);
 const sum = (entries) => entries.reduce((n, e) => n + e.size, 0);
 const files = (n) => `${n} ${noun(n, 'file')}`;
 
+/** The file's grants, as its storers asked for them. */
 function visibility(e) {
   if (e.global) return 'every site (global)';
   const sameSite = 'sites of the storing origins';
   return e.listed.length ? `${e.listed.join(', ')} and ${sameSite}` : `${sameSite} only`;
+}
+
+/** Whether the Public Hash List lets the global grant reach other sites (the engine says which files are on it). */
+function publicHashList(e) {
+  const listed = summary.publicEntries.includes(e.hash);
+  if (!e.global) return listed ? 'on the list (not shared with every site)' : 'not on the list';
+  return listed ? 'on the list: every site can read it' : 'not on the list: no other site can read it through the global grant';
 }
 
 function fileItem(e) {
@@ -55,6 +63,8 @@ function fileItem(e) {
       'dl',
       {},
       el('dt', {}, 'Visible to'), el('dd', { class: 'visibility' }, visibility(e)),
+      el('dt', {}, 'Public Hash List'),
+      el('dd', { class: 'phl', 'data-listed': String(summary.publicEntries.includes(e.hash)) }, publicHashList(e)),
       el('dt', {}, 'Stored by'), el('dd', { class: 'storers' }, e.storers.join(', ')),
       el('dt', {}, 'Used by'), el('dd', { class: 'users' }, usedBy),
       el('dt', {}, 'Last used'),

@@ -5,9 +5,12 @@
 // One Chromium profile visits the demo app on origin A (http://localhost:PA), then on origin B
 // (http://127.0.0.1:PB), a different site. Model files and the ONNX Runtime come from the local
 // hub (scripts/hub/server.mjs), which counts the bytes it serves per requesting origin. With the
-// extension, B should find the weights and the ORT .wasm in cross-origin storage. A third site, C
-// (http://127.0.0.2:PC), runs the model in a Web Worker, as Transformers.js's own examples do, and
-// should find them there too, from inside the worker.
+// extension, B should find the weights and the ORT .wasm in cross-origin storage: A stores them for
+// every site, and the Public Hash List lets that reach B. The list is the hub's own (the way the
+// upstream list carries popular Hugging Face models), set on the extension's settings page as a
+// user would; the demo never goes around the gate. A third site, C (http://127.0.0.2:PC), runs the
+// model in a Web Worker, as Transformers.js's own examples do, and should find them there too, from
+// inside the worker.
 // --legacy: Transformers.js 4.2 (plural requestFileHandles) and a third origin, see LEGACY_HOSTS.
 //
 // Usage: node scripts/demo-app/scenario.mjs [--headed] [--no-extension] [--legacy]
@@ -106,6 +109,33 @@ export async function startServers({ hosts, legacy = false }) {
 }
 
 /**
+ * Sets the hub's Public Hash List as the refresh URL on the extension's settings page, the way a
+ * user would (a deployment can set the same URL by enterprise policy instead), and waits for the
+ * refresh. Returns the list the page then shows in use: {source, url, version, count}.
+ */
+async function useHubList(context, hubUrl) {
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  const page = await context.newPage();
+  try {
+    await page.goto(`chrome-extension://${new URL(worker.url()).host}/extension/ui/options.html`);
+    await page.locator('#phl-url').fill(`${hubUrl}/public-hash-list/public_hash_list.txt`);
+    await page.locator('#phl-save').click();
+    // The page says "Saved" once the refresh worked, or shows why it did not.
+    await page.waitForFunction(() => /Saved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden);
+    const list = await page.evaluate(() => ({
+      source: document.querySelector('#phl-source [data-source]').dataset.source,
+      version: document.getElementById('phl-version').textContent,
+      count: Number(document.querySelector('#phl-count data').value),
+      error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
+    }));
+    if (list.source !== 'url') throw new Error(`the extension did not take the hub's Public Hash List: ${list.error}`);
+    return { source: list.source, url: `${hubUrl}/public-hash-list/public_hash_list.txt`, version: list.version, count: list.count };
+  } finally {
+    await page.close();
+  }
+}
+
+/**
  * Waits until no COS call has been in flight or started for `quietMs` (stores run after the result);
  * `page` is the page, or the worker, the app calls COS from.
  */
@@ -158,14 +188,17 @@ const HOSTS = ['localhost', '127.0.0.1', WORKER_HOST];
 const LEGACY_HOSTS = ['localhost', '127.0.0.1', 'localhost'];
 
 /**
- * Runs the app on origin A, then on origin B (and C), in one fresh profile. Returns one row per origin:
- * {origin, result, cos, errors, hub: {bytes, heavyBytes, requests}} with the hub's view of that origin.
+ * Runs the app on origin A, then on origin B (and C), in one fresh profile. Returns `{list, rows}`:
+ * the Public Hash List the extension used (null without the extension; see useHubList) and one row
+ * per origin: {origin, result, cos, errors, hub: {bytes, heavyBytes, requests}} with the hub's view
+ * of that origin.
  */
 export async function runScenario({ extension = true, headed = false, dtype = 'q8', ort = 'lfs', legacy = false } = {}) {
   const servers = await startServers({ hosts: legacy ? LEGACY_HOSTS : HOSTS, legacy });
   const profile = await mkdtemp(path.join(tmpdir(), 'cos-demo-'));
   const context = await launchChromium(profile, { extension, headed });
   try {
+    const list = extension ? await useHubList(context, servers.hub.url) : null;
     await context.addInitScript(observeCrossOriginStorage);
     const rows = [];
     for (const origin of servers.origins) {
@@ -177,7 +210,7 @@ export async function runScenario({ extension = true, headed = false, dtype = 'q
       const sum = (list) => list.reduce((n, r) => n + r.bytes, 0);
       row.hub = { bytes: sum(requests), heavyBytes: sum(requests.filter(isHeavy)), requests };
     }
-    return rows;
+    return { list, rows };
   } finally {
     await context.close();
     await servers.close();
@@ -201,7 +234,8 @@ export function maxEmbeddingDiff(a, b) {
 
 const MB = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
-function printReport(rows) {
+function printReport({ list, rows }) {
+  if (list) console.log(`\nPublic Hash List in use: ${list.source} ${list.url}, version ${list.version}, ${list.count} hashes`);
   console.log('\n| origin | model + wasm bytes from the hub | COS hits | time to first result | result |');
   console.log('|---|---|---|---|---|');
   for (const { origin, result, cos, hub } of rows) {
@@ -241,8 +275,8 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     ort: option('ort', 'lfs'),
   };
   console.log(`Scenario: ${JSON.stringify(options)}`);
-  const rows = await runScenario(options);
-  printReport(rows);
+  const { list, rows } = await runScenario(options);
+  printReport({ list, rows });
   // Every origin after the first is spared the download (in the legacy run only the last, A's site).
   const spared = options.legacy ? [rows.at(-1)] : rows.slice(1);
   const failures = [

@@ -9,30 +9,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { initSync, PublicHashListLoader, Store } from '../../extension/pkg/cos_wasm.js';
+import { DIGESTS, syntheticList } from './synthetic-list.mjs';
 
-const DIGESTS = 450_000;
-const HUGGING_FACE = 10_000;
-const MANUAL = 100;
 const CHUNK = 64 * 1024;
-
-/** The spec's format: comments, core / Hugging Face / manual sections, a comment every 1,000 digests. */
-function syntheticList() {
-  const lines = ['// Synthetic Public Hash List (tests/bench/phl.mjs)', '// VERSION: bench'];
-  const sections = [
-    ['SHA-256', 0, DIGESTS - HUGGING_FACE - MANUAL],
-    ['SHA-256 HUGGING-FACE', DIGESTS - HUGGING_FACE - MANUAL, DIGESTS - MANUAL],
-    ['SHA-256 MANUAL', DIGESTS - MANUAL, DIGESTS],
-  ];
-  for (const [name, from, to] of sections) {
-    lines.push(`// ===BEGIN ${name}===`);
-    for (let i = from; i < to; i++) {
-      if (i % 1000 === 0) lines.push(`// digests ${i}..`);
-      lines.push(createHash('sha256').update(String(i)).digest('hex'));
-    }
-    lines.push(`// ===END ${name}===`);
-  }
-  return Buffer.from(`${lines.join('\n')}\n`);
-}
 
 const wasm = initSync({ module: readFileSync(new URL('../../extension/pkg/cos_wasm_bg.wasm', import.meta.url)) });
 const store = new Store(new Uint8Array(32));

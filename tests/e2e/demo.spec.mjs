@@ -42,8 +42,11 @@ function expectSameSensibleResults([a, b]) {
 
 test('with the extension, origin B gets the weights and the ORT wasm from cross-origin storage', async () => {
   test.setTimeout(240_000);
-  const rows = await runScenario({ extension: true });
+  const { list, rows } = await runScenario({ extension: true });
   const [a, b, c] = rows;
+  // Through the gate: the hub's list, set on the settings page, lists what A shares.
+  expect(list).toMatchObject({ source: 'url', version: expect.stringMatching(/^local-hub-1 /) });
+  expect(list.count).toBeGreaterThanOrEqual(Object.keys(HEAVY_FILES).length);
   expectSameSensibleResults([a, b]);
   expectSameSensibleResults([a, c]);
   for (const row of rows) {
@@ -65,7 +68,8 @@ test('with the extension, origin B gets the weights and the ORT wasm from cross-
 
 test('without the extension, the app still works on both origins, each downloading everything', async () => {
   test.setTimeout(240_000);
-  const rows = await runScenario({ extension: false });
+  const { list, rows } = await runScenario({ extension: false });
+  expect(list).toBeNull();
   expectSameSensibleResults(rows);
   for (const row of rows) {
     expect(row.result.cosPresent, row.origin).toBe(false);
@@ -77,7 +81,8 @@ test('without the extension, the app still works on both origins, each downloadi
 test('Transformers.js 4.2 (plural requestFileHandles): its same-site stores are read back, not shared cross-site', async () => {
   test.setTimeout(240_000);
   // A: localhost, B: 127.0.0.1 (another site), C: localhost on another port (A's site).
-  const rows = await runScenario({ extension: true, legacy: true });
+  const { list, rows } = await runScenario({ extension: true, legacy: true });
+  expect(list).toMatchObject({ source: 'url' });
   const [a, b, c] = rows;
   expectSameSensibleResults([a, c]);
   expect(maxEmbeddingDiff(a.result, b.result)).toBeLessThan(1e-5);

@@ -99,6 +99,8 @@ pub struct MemoryHost {
     pub now_ms: u64,
     sites: fn() -> SiteRules,
     hashes: fn() -> PublicHashList,
+    /// The platform's entropy for each start, mixed with the start's number.
+    seed: [u8; 32],
     starts: u8,
 }
 
@@ -127,10 +129,20 @@ impl MemoryHost {
             now_ms: 0,
             sites,
             hashes,
+            seed: [0; 32],
             starts: 0,
         };
         host.restart();
         host
+    }
+
+    /// The same store restarted with its randomness (session ids, GREASE
+    /// draws) from `seed`: every host otherwise draws the same sequence, so
+    /// a property that needs many different draws gives each case its own.
+    pub fn reseeded(mut self, seed: [u8; 32]) -> Self {
+        self.seed = seed;
+        self.restart();
+        self
     }
 
     /// The worker stops (or the browser dies) between two steps: everything
@@ -140,7 +152,7 @@ impl MemoryHost {
         self.starts = self.starts.wrapping_add(1);
         self.running.clear();
         self.locks.clear();
-        let mut engine = Engine::new((self.sites)(), (self.hashes)(), [self.starts; 32]);
+        let mut engine = Engine::new((self.sites)(), (self.hashes)(), self.seed.map(|b| b ^ self.starts));
         let entries = self.persisted.iter().filter(|(k, _)| k.starts_with("entry:")).map(|(_, v)| v.clone()).collect();
         let probes = self
             .persisted

@@ -26,9 +26,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// asks for 3–6 hashes per model) a few times over, while a tracker learns at
 /// most 16 bits per gesture. Enterprise policy may change it.
 pub const DEFAULT_PROBES_PER_WINDOW: usize = 16;
-/// Sites with a window on record; the least recently active is forgotten first
-/// (which refills it: bounded memory matters more than a rare refill).
+/// Sites with a window on record. Forgetting a window refills that site's
+/// budget, so a site could get its own spent window forgotten by making
+/// thousands of other sites look something up; hence what may be forgotten
+/// to make room: a window with budget left (least recently used first), or
+/// one spent and untouched for `SPENT_WINDOW_TTL_MS`. With neither, a site
+/// with no window yet is refused, as if its budget were spent (a refusal
+/// looks like a miss): sharing degrades, privacy does not.
 pub const MAX_SITES: usize = 4096;
+/// How long a spent window is kept without a gesture: at most one budget a week without the user.
+pub const SPENT_WINDOW_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 /// One site's lookups since its last user gesture.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,13 +67,16 @@ impl Probes {
         if !sites.iter().all(|site| fits(self.windows.get(site.as_str()))) {
             return false;
         }
+        let new = sites.iter().filter(|site| !self.windows.contains_key(site.as_str())).count();
+        if !self.make_room(new, limit, now_ms) {
+            return false;
+        }
         for site in sites {
             let window = self.windows.entry(site.as_str().to_owned()).or_default();
             window.hashes.entry(hash.clone()).or_insert(None);
             window.last_ms = now_ms;
             self.changed.insert(site.as_str().to_owned());
         }
-        self.forget_oldest();
         true
     }
 
@@ -89,13 +99,17 @@ impl Probes {
         }
     }
 
-    fn forget_oldest(&mut self) {
-        while self.windows.len() > MAX_SITES {
-            let oldest = self.windows.iter().min_by_key(|(_, w)| w.last_ms).map(|(s, _)| s.clone());
-            let Some(site) = oldest else { break };
+    /// Frees room for `new` windows (see `MAX_SITES` for what may go); false if it cannot.
+    fn make_room(&mut self, new: usize, limit: usize, now_ms: u64) -> bool {
+        while self.windows.len() + new > MAX_SITES {
+            let forgettable =
+                |w: &Window| w.hashes.len() < limit || now_ms.saturating_sub(w.last_ms) >= SPENT_WINDOW_TTL_MS;
+            let oldest = self.windows.iter().filter(|(_, w)| forgettable(w)).min_by_key(|(_, w)| w.last_ms);
+            let Some(site) = oldest.map(|(s, _)| s.clone()) else { return false };
             self.windows.remove(&site);
             self.changed.insert(site);
         }
+        true
     }
 
     pub fn restore(&mut self, site: String, window: Window) {
@@ -184,13 +198,25 @@ mod tests {
     }
 
     #[test]
-    fn the_number_of_sites_is_bounded() {
+    fn the_number_of_sites_is_bounded_without_refilling_a_spent_window() {
         let mut p = Probes::default();
+        let spent = site("https://tracker.test");
+        assert!(p.charge(&[&spent], &hash(1), 2, 0) && p.charge(&[&spent], &hash(2), 2, 0));
         for i in 0..(MAX_SITES + 10) {
             let s = site(&format!("https://s{i}.test"));
-            p.charge(&[&s], &hash(1), 16, i as u64);
+            assert!(p.charge(&[&s], &hash(1), 2, 1 + i as u64));
         }
         assert_eq!(p.windows.len(), MAX_SITES);
-        assert!(!p.windows.contains_key("https://s0.test"), "the oldest went first");
+        assert!(p.windows.contains_key("https://tracker.test"), "a spent window is not forgotten");
+        assert!(!p.windows.contains_key("https://s0.test"), "the oldest with budget left went first");
+        // Every window spent: a new site is refused rather than anyone refilled...
+        let kept: Vec<String> = p.windows.keys().filter(|k| *k != spent.as_str()).cloned().collect();
+        for name in kept {
+            assert!(p.charge(&[&site(&name)], &hash(2), 2, 10_000));
+        }
+        assert!(!p.charge(&[&site("https://new.test")], &hash(1), 2, 10_001));
+        // ...until a spent window has been left alone for a week (the oldest goes first).
+        assert!(p.charge(&[&site("https://new.test")], &hash(1), 2, SPENT_WINDOW_TTL_MS));
+        assert!(!p.windows.contains_key("https://tracker.test"));
     }
 }

@@ -1,10 +1,12 @@
 //! wasm-bindgen surface of `cos-core` for the service worker. No rules live
 //! here: each method converts its arguments (`convert.rs`), calls the engine
 //! and converts the answer back. `pump.rs` streams a Blob into the engine's
-//! verifier for the `hash-temp` step.
+//! verifier for the `hash-temp` step. `sha256.rs` is the same verifier for
+//! the settings page.
 
 mod convert;
 mod pump;
+mod sha256;
 
 use convert::{from_host, from_page, to_js};
 use cos_core::engine::step::{Caller, ChannelId, Data, Outcome, TaskId};
@@ -135,7 +137,9 @@ impl Store {
     /// `.sha256` file); otherwise keeps the current list and throws.
     #[wasm_bindgen(js_name = usePublicHashList, unchecked_return_type = "PublicHashListInfo")]
     pub fn use_public_hash_list(&self, loader: PublicHashListLoader, sidecar: &str) -> Result<JsValue, JsValue> {
-        let list = loader.parser.finish_verified(sidecar).map_err(|e| js_error(CosError::Internal(e.to_string())))?;
+        // A bad list is the list server's problem, not the extension's: its own message.
+        let list =
+            loader.parser.finish_verified(sidecar).map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
         let info = cos_core::public_hash_list::Info::of(&list);
         self.engine.borrow_mut().set_public_hashes(list);
         Ok(to_js(&info))

@@ -15,7 +15,31 @@ pub(super) fn check(host: &str) -> Result<(), &'static str> {
             _ => Err("the IPv6 address is not in its canonical (compressed, lowercase) form"),
         };
     }
-    let domain_bytes = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_');
+    // Punctuation the URL parser keeps as it is in a host (Chromium does too).
+    let domain_bytes = |b: u8| {
+        b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'!'
+                    | b'"'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'`'
+                    | b'{'
+                    | b'}'
+                    | b'~'
+            )
+    };
     if host.is_empty() || !host.bytes().all(domain_bytes) {
         return Err("the host is not a canonical (lowercase, ASCII) host name or IP address");
     }

@@ -1,7 +1,8 @@
 //! What several properties assert or set up.
 
+use cos_core::engine::step::Caller;
 use cos_core::index::Entry;
-use cos_core::memory_host::{Finished, MemoryHost};
+use cos_core::memory_host::{caller, hash_arg, Finished, MemoryHost, Payload};
 use cos_core::origin::Origin;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -86,4 +87,35 @@ pub(crate) fn step_failure_name(platform_name: &str) -> &'static str {
 
 pub(crate) fn allowed_caller(origin: &str) -> bool {
     Origin::parse_caller(origin).is_ok()
+}
+
+/// A whole page request from `who` (a frame, its top-level origin, its headers).
+pub(crate) fn page_as(host: &mut MemoryHost, who: &Caller, request: Value, payload: Option<Payload>) -> Finished {
+    let id = host.spawn_as(who, request, payload);
+    host.finish(id)
+}
+
+/// A document of `origin` (on channel 1), framed in a page of `top` if
+/// given, whose response carried `Cross-Origin-Storage-Allow-Origin: header` if given.
+pub(crate) fn document(origin: &str, top: Option<&str>, header: Option<&str>) -> Caller {
+    Caller { top_origin: top.map(str::to_owned), allow_origin: header.map(str::to_owned), ..caller(origin, 1) }
+}
+
+/// `write-begin`, one write of `bytes`, `close`, all from `who`; the close
+/// reply, or the first that failed.
+pub(crate) fn store_from(
+    host: &mut MemoryHost,
+    who: &Caller,
+    (bytes, declared): (&[u8], &str),
+    origins: Value,
+    blob: bool,
+) -> Finished {
+    let begin = page_as(host, who, json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}), None);
+    let Some(session) = begin.json()["value"]["session"].as_str().map(str::to_owned) else { return begin };
+    let payload = if blob { Payload::Blob(bytes.to_vec()) } else { Payload::Bytes(bytes.to_vec()) };
+    let write = page_as(host, who, json!({"op": "write", "session": session}), Some(payload));
+    if !write.ok() {
+        return write;
+    }
+    page_as(host, who, json!({"op": "close", "session": session}), None)
 }

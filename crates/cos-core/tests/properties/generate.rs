@@ -3,7 +3,7 @@
 use crate::harness::Rng;
 use serde_json::{json, Map, Value};
 
-const OPS: [&str; 16] = [
+const OPS: [&str; 18] = [
     "open",
     "read",
     "write-begin",
@@ -17,11 +17,13 @@ const OPS: [&str; 16] = [
     "delete-site",
     "clear",
     "settings",
+    "add-public-hashes",
+    "remove-public-hashes",
     "OPEN",
     "list",
     "",
 ];
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 21] = [
     "op",
     "hash",
     "algorithm",
@@ -33,7 +35,9 @@ const KEYS: [&str; 20] = [
     "size",
     "settings",
     "budgetBytes",
+    // A setting that no longer exists: refused like any unknown field.
     "strictGlobal",
+    "hashes",
     "origin",
     "caller",
     "sender",
@@ -150,7 +154,8 @@ fn session_value(rng: &mut Rng, live: &[String]) -> Value {
 pub(crate) fn valid_request(rng: &mut Rng, live: &[String]) -> Value {
     let session = session_value(rng, live);
     let n = rng.below(1 << 10);
-    match rng.below(13) {
+    let hashes: Vec<String> = (0..rng.below(4)).map(|_| hex(rng, 64)).collect();
+    match rng.below(15) {
         0 => json!({"op": "open", "hash": hash_value(rng), "create": rng.chance(50), "origins": origins_value(rng)}),
         1 => json!({"op": "open", "hash": hash_value(rng)}),
         2 => json!({"op": "read", "hash": hash_value(rng)}),
@@ -164,7 +169,9 @@ pub(crate) fn valid_request(rng: &mut Rng, live: &[String]) -> Value {
         9 => json!({"op": "summary"}),
         10 => json!({"op": "delete", "hash": hex(rng, 64)}),
         11 => json!({"op": "delete-site", "origin": gen_origin(rng).0}),
-        _ => json!({"op": "settings", "settings": {"budgetBytes": n, "strictGlobal": rng.chance(50)}}),
+        12 => json!({"op": "settings", "settings": {"budgetBytes": n}}),
+        13 => json!({"op": "add-public-hashes", "hashes": hashes}),
+        _ => json!({"op": "remove-public-hashes", "hashes": hashes}),
     }
 }
 
@@ -259,21 +266,74 @@ pub(crate) fn huge_request(rng: &mut Rng) -> Value {
     }
 }
 
+/// Hosts as the URL parser leaves them in an origin (URL Standard, host
+/// parsing, which Chromium follows here): lowercase ASCII domains, empty
+/// labels included (`.a.test`, `a..test`, a trailing dot); a last label
+/// that is not a number (`0xg`, `1a`, or empty) keeps a host a domain.
+const CANONICAL_HOSTS: [&str; 16] = [
+    "a.test",
+    "sub.a.test",
+    "b.test",
+    "xn--bcher-kva.example",
+    "local_host",
+    "a-b.c",
+    ".a.test",
+    "a..test",
+    "a.test.",
+    "a.0xg",
+    "a.1a",
+    "a.1..",
+    "127.0.0.1",
+    "0.0.0.0",
+    "[::1]",
+    "[2001:db8::1:0:0:1]",
+];
+
+/// Spellings the URL parser never leaves in an origin: it rewrites them
+/// (case, IDN, percent-escapes, every non-dotted-decimal IPv4 form, a
+/// trailing dot after an IPv4 address, uncompressed, uppercase or dotted
+/// IPv6) or refuses them (a last label that is a number in a host that is
+/// not an IPv4 address, out-of-range parts, forbidden code points).
+const NON_CANONICAL_HOSTS: [&str; 26] = [
+    "A.test",
+    "b\u{fc}cher.example",
+    "a%41.test",
+    "127.1",
+    "2130706433",
+    "0x7f.0.0.1",
+    "010.0.0.1",
+    "00.0.0.0",
+    "127.0.0.1.",
+    "a.123",
+    "a.0x",
+    "a.0x1f",
+    "1.2.3.4.5",
+    "256.0.0.1",
+    "[0:0::1]",
+    "[::FFFF:102:304]",
+    "[::ffff:1.2.3.4]",
+    "[1:0:0:0:0:0:0:2]",
+    "[::1%eth0]",
+    "",
+    "user@a.test",
+    "[::1",
+    "[::g]",
+    "a test",
+    "[]",
+    "a/b",
+];
+
 /// Builds an origin from parts, each valid or not; returns `(text, valid)`.
 pub(crate) fn gen_origin(rng: &mut Rng) -> (String, bool) {
     let good_schemes = ["https", "http", "wss", "chrome-extension", "x+y.z-1"];
     let bad_schemes = ["HTTPS", "", "1http", "ht tp", "h\u{e9}"];
-    let good_hosts =
-        ["a.test", "sub.a.test", "b.test", "127.0.0.1", "[::1]", "xn--bcher-kva.example", "local_host", "a-b.c"];
-    let bad_hosts =
-        ["A.test", "", ".a.test", "a..test", "b\u{fc}cher.example", "user@a.test", "[::1", "[::g]", "a test", "[]"];
     let (scheme, mut valid) =
         if rng.chance(90) { (*rng.pick(&good_schemes), true) } else { (*rng.pick(&bad_schemes), false) };
-    let host = if rng.chance(90) {
-        *rng.pick(&good_hosts)
+    let host = if rng.chance(85) {
+        *rng.pick(&CANONICAL_HOSTS)
     } else {
         valid = false;
-        *rng.pick(&bad_hosts)
+        *rng.pick(&NON_CANONICAL_HOSTS)
     };
     let port = match rng.below(10) {
         0..=5 => String::new(),
@@ -315,4 +375,17 @@ pub(crate) fn gen_origin(rng: &mut Rng) -> (String, bool) {
         _ => {}
     }
     (text, valid)
+}
+
+/// Any `Cross-Origin-Storage-Allow-Origin` header text: a list of origins
+/// valid or not, `*`, or anything.
+pub(crate) fn random_header(rng: &mut Rng) -> String {
+    match rng.below(4) {
+        0 => random_string(rng),
+        1 => "*".into(),
+        _ => {
+            let separator = *rng.pick(&[",", ", ", " , ", ",\t"]);
+            (0..rng.below(4)).map(|_| gen_origin(rng).0).collect::<Vec<_>>().join(separator)
+        }
+    }
 }

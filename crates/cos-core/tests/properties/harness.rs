@@ -25,6 +25,16 @@ impl Rng {
     pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
     }
+    /// Fisher–Yates.
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+    /// 32 bytes, as the platform's CSPRNG gives the engine at each start.
+    pub(crate) fn entropy(&mut self) -> [u8; 32] {
+        std::array::from_fn(|_| self.next() as u8)
+    }
     /// `min..min + spread` random bytes.
     pub(crate) fn some_bytes(&mut self, min: usize, spread: usize) -> Vec<u8> {
         let len = min + self.below(spread);

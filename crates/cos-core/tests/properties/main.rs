@@ -18,6 +18,7 @@ mod generate;
 mod harness;
 mod persist_order;
 mod privacy;
+mod privacy_gates;
 mod requests;
 mod sessions;
 mod validation;

@@ -1,16 +1,17 @@
 //! Privacy: what one site's replies could tell it about other sites.
 
-use crate::checks::set_budget;
-use crate::generate::hex;
-use crate::harness::{run, share};
+use crate::checks::{document, page_as, set_budget, store_from};
+use crate::generate::{hex, random_header};
+use crate::harness::{run, share, Rng};
 use crate::sessions::{random_session_ops, ModelFile, SessionOp};
+use cos_core::engine::step::Caller;
 use cos_core::memory_host::{hash_arg, sha256_hex as sha, Finished, MemoryHost, Payload};
 use serde_json::{json, Value};
 
 /// A page-visible reply with the values that legitimately differ between
 /// two runs replaced: digests of the page's own bytes (`digests`, each with
 /// its label) and random session ids.
-fn normalised(reply: &Finished, digests: &[(&str, &str)], sessions: &mut Vec<String>) -> String {
+pub(crate) fn normalised(reply: &Finished, digests: &[(&str, &str)], sessions: &mut Vec<String>) -> String {
     let mut text = reply.json().to_string();
     for (digest, label) in digests {
         text = text.replace(digest, label);
@@ -25,17 +26,17 @@ fn normalised(reply: &Finished, digests: &[(&str, &str)], sessions: &mut Vec<Str
 }
 
 /// Runs `ops` (write data given as ranges of `bytes`) as one writable of
-/// `origin`, the user setting the budget to `lowered.1` before operation
+/// `who`, the user setting the budget to `lowered.1` before operation
 /// `lowered.0`; returns every reply, normalised, and a read of the file after.
 fn session_replies(
     host: &mut MemoryHost,
-    (origin, origins): (&str, &Value),
+    (who, origins): (&Caller, &Value),
     (bytes, declared): (&[u8], &str),
     ops: &[SessionOp],
     lowered: Option<(usize, u64)>,
 ) -> Vec<String> {
     let mut sessions = Vec::new();
-    let begin = host.page(origin, json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}), None);
+    let begin = page_as(host, who, json!({"op": "write-begin", "hash": hash_arg(declared), "origins": origins}), None);
     let mut replies = vec![normalised(&begin, &[(declared, "<file>")], &mut sessions)];
     let session = sessions.last().cloned().unwrap_or_default();
     // What the page wrote so far: a mismatch names its digest.
@@ -54,14 +55,14 @@ fn session_replies(
             other => other.clone(),
         };
         let (request, payload) = op.request(&session);
-        let reply = host.page(origin, request, payload);
+        let reply = page_as(host, who, request, payload);
         let digest = sha(&written.bytes);
         replies.push(normalised(&reply, &[(declared, "<file>"), (&digest, "<written>")], &mut sessions));
         if reply.ok() {
             written.apply(&op);
         }
     }
-    let read = host.page(origin, json!({"op": "read", "hash": hash_arg(declared)}), None);
+    let read = page_as(host, who, json!({"op": "read", "hash": hash_arg(declared)}), None);
     replies.push(normalised(&read, &[(declared, "<file>")], &mut sessions));
     replies
 }
@@ -79,20 +80,40 @@ fn replies_never_reveal_a_hidden_file() {
     run("privacy-hidden", cases, |rng, _| {
         let (a, b) = (*rng.pick(&A_SIDE), *rng.pick(&B_SIDE));
         let len = 1 + rng.below(40);
-        let hidden = rng.bytes(len);
-        let fresh = rng.bytes(len);
-        // Hidden from b: same-site only, or listed for others.
+        // Distinct nonzero bytes: whether b's writes (ranges of its own bytes, gaps
+        // filled with zeros) rebuild its file then never depends on which bytes
+        // they are. (With repeated bytes or a zero, a write of the wrong range can
+        // rebuild one file by coincidence and not the other.)
+        let distinct = |rng: &mut Rng| {
+            let mut all: Vec<u8> = (1..=255).collect();
+            rng.shuffle(&mut all);
+            all[..len].to_vec()
+        };
+        let hidden = distinct(rng);
+        let fresh = distinct(rng);
+        // Hidden from b: same-site only, or listed for others (a's header authorizing them, or not).
+        let a_list: Vec<String> = (0..1 + rng.below(64))
+            .map(|i| if i % 3 == 0 { format!("https://o{i}.d.test") } else { format!("https://o{i}.a.test") })
+            .collect();
         let a_origins = match rng.below(3) {
             0 => Value::Null,
             1 => json!([]),
-            _ => json!((0..1 + rng.below(64)).map(|i| format!("https://o{i}.a.test")).collect::<Vec<_>>()),
+            _ => json!(a_list),
         };
+        let a_header = rng.chance(70).then(|| a_list.join(", "));
         let b_origins = match rng.below(4) {
             0 => Value::Null,
             1 => json!("*"),
             2 => json!([a]),
             _ => json!((0..64).map(|i| format!("https://p{i}.test")).collect::<Vec<_>>()),
         };
+        // b's header: none, one naming a, or any text (its warnings are about its own request only).
+        let b_header = match rng.below(3) {
+            0 => None,
+            1 => Some(format!("https://p1.test, {a}")),
+            _ => Some(random_header(rng)),
+        };
+        let b_document = document(b, None, b_header.as_deref());
         let budget = rng.chance(40).then(|| rng.below(100) as u64);
         let mut ops: Vec<SessionOp> = random_session_ops(rng);
         if rng.chance(50) {
@@ -110,9 +131,15 @@ fn replies_never_reveal_a_hidden_file() {
             if let Some(b) = budget {
                 set_budget(&mut host, b);
             }
-            host.store(a, &hidden, a_origins.clone());
+            store_from(
+                &mut host,
+                &document(a, None, a_header.as_deref()),
+                (&hidden, &sha(&hidden)),
+                a_origins.clone(),
+                false,
+            );
             let declared = wrong.clone().unwrap_or_else(|| sha(bytes));
-            session_replies(&mut host, (b, &b_origins), (bytes, &declared), &ops, lowered)
+            session_replies(&mut host, (&b_document, &b_origins), (bytes, &declared), &ops, lowered)
         };
         assert_eq!(world(&hidden), world(&fresh), "b.test can tell that a.test stored these bytes");
         compared += 1;
@@ -158,7 +185,13 @@ fn quota_outcomes_ignore_other_origins() {
                         host.page(origin, json!({"op": "close", "session": session}), None);
                     }
                 }
-                replies.extend(session_replies(&mut host, (B, origins), (bytes, &sha(bytes)), ops, None));
+                replies.extend(session_replies(
+                    &mut host,
+                    (&document(B, None, None), origins),
+                    (bytes, &sha(bytes)),
+                    ops,
+                    None,
+                ));
             }
             replies
         };

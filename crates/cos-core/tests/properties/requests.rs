@@ -1,8 +1,10 @@
 //! Decoding and page requests: any value from any caller gets a clean
 //! reply, and only an acknowledged close stores anything.
 
-use crate::checks::{allowed_caller, assert_clean, on_disk};
-use crate::generate::{huge_request, mutate_value, origins_value, random_object, random_value, valid_request};
+use crate::checks::{allowed_caller, assert_clean, document, on_disk, page_as};
+use crate::generate::{
+    huge_request, mutate_value, origins_value, random_header, random_object, random_value, valid_request,
+};
 use crate::harness::{run, share, Rng};
 use cos_core::memory_host::{hash_arg, sha256_hex as sha, MemoryHost, Payload};
 use cos_core::message::{AdminRequest, PageRequest};
@@ -20,9 +22,11 @@ const PAGE_SCHEMA: [(&str, &[&str]); 8] = [
     ("close", &["session"]),
     ("abort", &["session"]),
 ];
-const ADMIN_SCHEMA: [(&str, &[&str]); 5] = [
+const ADMIN_SCHEMA: [(&str, &[&str]); 7] = [
     ("summary", &["origin"]),
     ("delete", &["hash"]),
+    ("add-public-hashes", &["hashes"]),
+    ("remove-public-hashes", &["hashes"]),
     ("delete-site", &["origin"]),
     ("clear", &[]),
     ("settings", &["settings"]),
@@ -44,7 +48,7 @@ fn assert_schema(value: &Value, schema: &[(&str, &[&str])]) {
         assert_eq!(keys, ["algorithm", "value"], "{value}");
     }
     if let Some(settings) = object.get("settings").and_then(|s| s.as_object()) {
-        assert!(settings.keys().all(|k| k == "budgetBytes" || k == "strictGlobal"), "{value}");
+        assert!(settings.keys().all(|k| k == "budgetBytes"), "{value}");
     }
 }
 
@@ -134,12 +138,18 @@ fn decoding_and_page_requests_never_panic() {
                 *n += usize::from(ok);
             }
             let caller = if rng.chance(90) { frame } else { *rng.pick(&CALLERS) };
+            // Sometimes framed in any page (an honest store only in a page that may use the API), sometimes
+            // with a header of any text.
+            let tops = if honest.is_some() { &CALLERS[..2] } else { &CALLERS[..] };
+            let top = rng.chance(20).then(|| *rng.pick(tops));
+            let header = rng.chance(20).then(|| random_header(rng));
+            let allowed = allowed_caller(caller) && top.is_none_or(allowed_caller);
             let before = on_disk(&host);
-            let reply = host.page(caller, request.clone(), payload);
+            let reply = page_as(&mut host, &document(caller, top, header.as_deref()), request.clone(), payload);
             assert_clean(&reply, &request);
             let json = reply.json();
             if reply.ok() {
-                assert!(allowed_caller(caller), "{caller} was answered");
+                assert!(allowed, "{caller} in {top:?} was answered");
                 match request["op"].as_str() {
                     Some("write-begin") => live.push(json["value"]["session"].as_str().expect("a session").to_owned()),
                     Some("close") => {
@@ -148,7 +158,7 @@ fn decoding_and_page_requests_never_panic() {
                     _ => {}
                 }
             } else {
-                if !allowed_caller(caller) {
+                if !allowed {
                     assert_eq!(
                         reply.error_name().as_deref(),
                         Some("NotAllowedError"),
@@ -182,7 +192,10 @@ fn decoding_and_page_requests_never_panic() {
         decoded[0] > cases / 10 && decoded[1] > cases / 100,
         "the generator must also reach valid requests: {decoded:?}"
     );
-    assert!(stored > cases / 40, "the generator must also store files: {stored}");
+    // About 3.5% of cases store a file: too few to count on in a run of a few hundred.
+    if cases >= 1000 {
+        assert!(stored > cases / 40, "the generator must also store files: {stored}");
+    }
 }
 
 // ---- regressions -------------------------------------------------------------------

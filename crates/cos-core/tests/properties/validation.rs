@@ -103,3 +103,19 @@ fn validation_matches_the_rules() {
         }
     });
 }
+
+/// Hosts Chromium's URL parser leaves in an origin as they are: the URL
+/// Standard forbids none of these code points in a domain, and Chromium's
+/// host table (`url/url_canon_host.cc`, `kHostCharLookup`) passes them
+/// through unchanged, except `*`, which it escapes as `%2A` (crbug.com/1416013).
+/// A page served from such a host is refused as a caller, and no page can list it.
+#[test]
+fn hosts_with_punctuation_chromium_keeps_are_canonical() {
+    for host in ["a~b.test", "a!b.test", "a$b.test", "a&b.test", "a'b.test", "a(b).test", "a+b.test", "a,b.test"] {
+        assert!(Origin::parse(&format!("https://{host}")).is_ok(), "{host}");
+    }
+    // Not `*`: Chromium keeps it escaped as `%2A`, which is still refused (fails closed).
+    for host in ["a;b.test", "a=b.test", "a`b.test", "a{b}.test", "a\"b.test"] {
+        assert!(Origin::parse(&format!("https://{host}")).is_ok(), "{host}");
+    }
+}
