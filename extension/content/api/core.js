@@ -361,12 +361,12 @@
       return new File([file], state.hash.value, { type: file.type, lastModified: LAST_MODIFIED });
     }
 
-    async createWritable(options = undefined) {
+    // Its options (keepExistingData) mean nothing here: a COS writable always starts empty.
+    async createWritable() {
       const state = stateOf(this);
       if (!state.create) {
         throw new DOMException('this handle is read-only; request it with {create: true} to write', 'NotAllowedError');
       }
-      void options; // keepExistingData is meaningless: a COS writable always starts empty.
       const { value } = await call({ op: 'write-begin', hash: state.hash, origins: state.origins });
       return createWritableStream(value.session, () => {
         state.readable = true;
@@ -389,15 +389,13 @@
       return this.queryPermission(descriptor);
     }
 
-    async move(destination) {
+    async move() {
       stateOf(this);
-      void destination;
       throw new DOMException('files in cross-origin storage cannot be moved or renamed', 'NotAllowedError');
     }
 
-    async remove(options = undefined) {
+    async remove() {
       stateOf(this);
-      void options;
       throw new DOMException('pages cannot delete files from cross-origin storage', 'NotAllowedError');
     }
 
