@@ -11,6 +11,8 @@ import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
 import { PORT_NAME, transportError } from './worker/wire.js';
 import { createPublicLists } from './worker/public-list.js';
+import { recordDocumentHeaders } from './worker/document-headers.js';
+import { callerFacts } from './worker/frame-facts.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -22,6 +24,8 @@ const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt')
 
 const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store), announceChange);
 const ready = start();
+// Before any document it will be asked about commits.
+recordDocumentHeaders();
 
 async function start() {
   await lockDown();
@@ -65,8 +69,15 @@ function tierOf(sender) {
 }
 
 // The admin tier: the extension's own pages send one message per request.
+// From a content script, the one message is a trusted user gesture in its
+// frame (content/bridge.js): that site's probe budget starts afresh.
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (tierOf(sender) !== 'admin') return false;
+  const tier = tierOf(sender);
+  if (tier === 'page' && message?.activation === true) {
+    ready.then(({ store, runner }) => runner.run(store.activate(/** @type {string} */ (sender.origin), Date.now())));
+    return false;
+  }
+  if (tier !== 'admin') return false;
   if (message?.publicList) {
     publicLists.handle(message.publicList).then(sendResponse);
     return true;
@@ -87,11 +98,13 @@ const MAX_CHANNELS_PER_FRAME = 64;
 // that frame's page channels (its window; later its workers), each message
 // tagged with the channel's number in the frame. The port's sender is fixed
 // by the browser when it opens, so every request on it comes from that
-// frame's origin. Write sessions opened on a channel end with it: when the
-// bridge closes the channel, or the frame navigates or closes (the port goes).
+// frame's document: the facts about it (its frame chain, headers and
+// container) are gathered once, here, not per request. Write sessions opened
+// on a channel end with it: when the bridge closes the channel, or the frame
+// navigates or closes (the port goes).
 chrome.runtime.onConnect.addListener((port) => {
-  if (port.name !== PORT_NAME || tierOf(port.sender) !== 'page') return port.disconnect();
-  const origin = /** @type {string} */ (port.sender?.origin);
+  if (port.name !== PORT_NAME || !port.sender || tierOf(port.sender) !== 'page') return port.disconnect();
+  const facts = callerFacts(port.sender);
   /** The engine's channel number for each of the frame's channels. */
   const channels = new Map();
   const channelOf = (/** @type {unknown} */ local) => {
@@ -117,13 +130,13 @@ chrome.runtime.onConnect.addListener((port) => {
       channels.delete(local);
       return;
     }
-    const caller = { origin, channel: channelOf(local) };
+    const channel = channelOf(local);
     const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
     let reply;
     let file;
     try {
       const { store, runner } = await ready;
-      const first = store.page(caller, message?.request, dataOf(data), Date.now());
+      const first = store.page({ ...(await facts), channel }, message?.request, dataOf(data), Date.now());
       ({ reply, context: { file } } = await runner.run(first, { data }));
     } catch (e) {
       reply = transportError(e);

@@ -1,6 +1,8 @@
 // Isolated-world relay between this frame's page API (api.js, MAIN world) and
 // the service worker. It interprets nothing: the worker validates every
-// request and learns the caller's origin from the browser, per frame.
+// request and learns the caller's origin from the browser, per frame. It
+// also reports this frame's trusted user gestures (the probe budget's
+// replenishment), which only the browser can produce.
 'use strict';
 
 /** Must match PORT_NAME in worker/wire.js (content scripts cannot import modules). */
@@ -43,6 +45,43 @@ if (globalThis.isSecureContext) window.addEventListener('message', (event) => {
     channels.delete(oldest);
   }
 });
+
+/** A trusted gesture is reported at most this often (the budget needs one, not each). */
+const GESTURE_INTERVAL_MS = 1000;
+let lastGesture = -Infinity;
+
+/**
+ * HTML's activation-triggering input events (keydown other than Escape,
+ * mousedown, pointerdown from a mouse, pointerup from anything else,
+ * touchend), if the browser generated them: `isTrusted` is false for every
+ * event a page dispatches, and this listener, registered at document_start
+ * in the capture phase, runs before any of the page's. The worker replenishes
+ * this frame's site's probe budget; the message shape is one no page request
+ * has (the relay wraps those as {channel, id, request, data}), and pages cannot
+ * message the worker at all.
+ * @param {Event} event
+ */
+function onGesture(event) {
+  if (!event.isTrusted) return;
+  const activating =
+    event instanceof KeyboardEvent ? event.key !== 'Escape'
+    : event instanceof PointerEvent ? (event.type === 'pointerdown') === (event.pointerType === 'mouse')
+    : true;
+  const now = performance.now();
+  if (!activating || now - lastGesture < GESTURE_INTERVAL_MS) return;
+  lastGesture = now;
+  try {
+    chrome.runtime.sendMessage({ activation: true }).catch(() => {});
+  } catch {
+    // The extension was reloaded or removed: nobody to tell.
+  }
+}
+
+if (globalThis.isSecureContext) {
+  for (const type of ['keydown', 'mousedown', 'pointerdown', 'pointerup', 'touchend']) {
+    window.addEventListener(type, onGesture, { capture: true, passive: true });
+  }
+}
 
 function openWorker() {
   const port = chrome.runtime.connect({ name: PORT_NAME });

@@ -28,11 +28,12 @@ export const CHROMIUM_FLAGS = [
 /**
  * Debian's Chromium on `userDataDir`, with the unpacked extension in
  * `extensionDir` unless `extension` is false. Its blob store is sized
- * (see sizeBlobStore) unless `sizedBlobStore` is false.
+ * (see sizeBlobStore) unless `sizedBlobStore` is false. Playwright turns the
+ * back/forward cache off; `backForwardCache` leaves it on, as for users.
  */
 export async function launchChromium(
   userDataDir,
-  { extension = true, extensionDir = EXTENSION_DIR, headed = false, args = [], sizedBlobStore = true } = {},
+  { extension = true, extensionDir = EXTENSION_DIR, headed = false, args = [], sizedBlobStore = true, backForwardCache = false } = {},
 ) {
   const flags = [...CHROMIUM_FLAGS.filter((flag) => !(headed && flag === '--headless=new')), ...args];
   if (extension) flags.push(`--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`);
@@ -40,8 +41,12 @@ export async function launchChromium(
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: false,
     args: flags,
-    ignoreDefaultArgs: ['--disable-extensions'],
+    ignoreDefaultArgs: ['--disable-extensions', ...(backForwardCache ? ['--disable-back-forward-cache'] : [])],
   });
+  // As for a user, pages come once the extension runs: one that commits
+  // before its worker listens has no headers on record and is refused
+  // (extension/worker/document-headers.js).
+  if (extension) await (context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'))).evaluate(() => true);
   if (sizedBlobStore) await sizeBlobStore(context);
   return context;
 }

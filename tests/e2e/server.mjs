@@ -30,15 +30,22 @@ export const libScript = (seed) => `(window.libRuns ??= {})[${Number(seed)}] = (
 /** SRI metadata (`sha256-<base64>`) of `bytes`. */
 export const integrityOf = (bytes) => `sha256-${createHash('sha256').update(bytes).digest('base64')}`;
 
+const escapeAttribute = (s) => s.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+
 /**
- * Extra response headers a test asks for in the query: `csp` (Content-Security-Policy)
- * and `policy` (Permissions-Policy).
+ * The path of a test page on the server, with what it is sent with:
+ * `{pp, ao, frames: [{src, allow}]}` (see startServer).
  */
-function requestedHeaders(url) {
-  const headers = {};
-  if (url.searchParams.has('csp')) headers['content-security-policy'] = url.searchParams.get('csp');
-  if (url.searchParams.has('policy')) headers['permissions-policy'] = url.searchParams.get('policy');
-  return headers;
+export function pagePath({ pp, ao, frames = [] } = {}, path = '/page.html') {
+  const params = new URLSearchParams();
+  if (pp !== undefined) params.set('pp', pp);
+  if (ao !== undefined) params.set('ao', ao);
+  for (const { src, allow = '' } of frames) {
+    params.append('frame', src);
+    params.append('allow', allow);
+  }
+  const query = params.toString();
+  return query ? `${path}?${query}` : path;
 }
 
 export async function startServer() {
@@ -80,8 +87,28 @@ export async function startServer() {
     }
     const name = url.pathname === '/' ? 'page.html' : normalize(url.pathname).replace(/^\/+/, '');
     try {
-      const body = await readFile(join(PAGES, name));
-      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', ...requestedHeaders(url) });
+      let body = await readFile(join(PAGES, name));
+      const headers = { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' };
+      if (name.endsWith('.html')) {
+        // Pages say what to send with them: `pp` (Permissions-Policy), `ao`
+        // (Cross-Origin-Storage-Allow-Origin), `csp` (Content-Security-Policy), and iframes (`frame`, with the
+        // `allow` of the same rank; an empty one is no attribute).
+        const pp = url.searchParams.get('pp');
+        const ao = url.searchParams.get('ao');
+        const csp = url.searchParams.get('csp');
+        if (pp !== null) headers['permissions-policy'] = pp;
+        if (ao !== null) headers['cross-origin-storage-allow-origin'] = ao;
+        if (csp !== null) headers['content-security-policy'] = csp;
+        const allows = url.searchParams.getAll('allow');
+        const frames = url.searchParams.getAll('frame').map((src, i) => {
+          const allow = allows[i] ? ` allow="${escapeAttribute(allows[i])}"` : '';
+          return `<iframe src="${escapeAttribute(src)}"${allow}></iframe>`;
+        });
+        body = Buffer.concat([body, Buffer.from(frames.join('\n'))]);
+        // Each navigation reaches the server, so each document has its own response.
+        headers['cache-control'] = 'no-cache';
+      }
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');

@@ -279,20 +279,24 @@ test('a document with a Content-Security-Policy keeps its workers as they are, w
   expect(seen.worker.href).toMatch(/\/workers\/rpc\.js$/);
 });
 
-test.fixme("a blob: worker cannot escape its creator's Permissions-Policy: cross-origin-storage=()", async ({ openPage }) => {
-  // Needs the engine's Permissions Policy check (branch h8-frame-facts): a
-  // worker's channel is one of its frame's, so it is refused as the frame is.
-  const page = await openPage('a.test', `/page.html?policy=${encodeURIComponent('cross-origin-storage=()')}`);
-  const result = await page.evaluate(async () => {
-    const url = URL.createObjectURL(new Blob([`${await (await fetch('/helpers.js')).text()}\nserveCalls(self);`], { type: 'text/javascript' }));
-    const worker = startWorker(url);
-    return {
-      window: await outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf('xyz'))),
-      worker: await worker.call(() => outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf('xyz')))),
-    };
-  });
-  expect(result.window.name).toBe('NotAllowedError');
-  expect(result.worker.name).toBe('NotAllowedError');
+test("a blob: worker cannot escape its creator's Permissions-Policy: cross-origin-storage=(), nor a worker of an allowed page its refusal", async ({ openPage }) => {
+  // A worker's channel is one of its frame's: the engine refuses it as it refuses the frame.
+  const probe = async (page) =>
+    page.evaluate(async () => {
+      const url = URL.createObjectURL(new Blob([`${await (await fetch('/helpers.js')).text()}\nserveCalls(self);`], { type: 'text/javascript' }));
+      const blobWorker = startWorker(url);
+      const request = () => outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf('xyz')));
+      return {
+        window: (await request()).name,
+        blobWorker: (await blobWorker.call(request)).name,
+        nested: (await blobWorker.call(async (rpc) => (await startWorker(rpc).call(() => outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf('xyz'))))).name, `${location.origin}/workers/rpc.js`)),
+        shared: (await startSharedWorker().call(request)).name,
+      };
+    });
+  const blocked = await openPage('a.test', `/page.html?pp=${encodeURIComponent('cross-origin-storage=()')}`);
+  expect(await probe(blocked)).toEqual({ window: 'NotAllowedError', blobWorker: 'NotAllowedError', nested: 'NotAllowedError', shared: 'NotAllowedError' });
+  // The same requests from an allowed page are validated (an invalid hash: TypeError).
+  expect(await probe(await openPage('c.test'))).toEqual({ window: 'TypeError', blobWorker: 'TypeError', nested: 'TypeError', shared: 'TypeError' });
 });
 
 /**

@@ -33,6 +33,12 @@ pub enum CosError {
     #[error("cross-origin storage is not available to {0}")]
     CallerNotAllowed(String),
 
+    /// The Permissions Policy of the caller's document (its own header, or
+    /// what the frames above it allow) leaves the feature off. Constant: it
+    /// names no frame and no header.
+    #[error("the Permissions Policy of this document does not allow \"cross-origin-storage\"")]
+    DisabledByPermissionsPolicy,
+
     /// Missing and not-disclosed entries must be indistinguishable: one message for both.
     #[error("no file with this hash is available")]
     NotFound,
@@ -81,6 +87,7 @@ impl CosError {
             Self::InvalidOrigin { .. } => "invalid-origin",
             Self::TooManyOrigins { .. } => "too-many-origins",
             Self::CallerNotAllowed(_) => "caller-not-allowed",
+            Self::DisabledByPermissionsPolicy => "permissions-policy",
             Self::NotFound => "not-found",
             Self::IntegrityMismatch { .. } => "integrity-mismatch",
             Self::EmptyWrite => "empty-write",
@@ -102,7 +109,7 @@ impl CosError {
             | Self::InvalidOrigin { .. }
             | Self::TooManyOrigins { .. } => "TypeError",
             Self::UnsupportedAlgorithm(_) => "NotSupportedError",
-            Self::CallerNotAllowed(_) => "NotAllowedError",
+            Self::CallerNotAllowed(_) | Self::DisabledByPermissionsPolicy => "NotAllowedError",
             Self::NotFound => "NotFoundError",
             Self::IntegrityMismatch { .. } | Self::EmptyWrite | Self::Unwritten { .. } => "DataError",
             Self::UnknownSession | Self::InvalidState(_) => "InvalidStateError",

@@ -10,6 +10,7 @@ pub mod index;
 pub mod memory_host;
 pub mod message;
 pub mod origin;
+pub mod permissions_policy;
 pub mod probes;
 pub mod public_hash_list;
 pub mod session;

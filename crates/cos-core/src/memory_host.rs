@@ -8,6 +8,7 @@ use crate::engine::step::{Caller, ChannelId, Data, Lock, Outcome, Reply, Step, T
 use crate::engine::{Engine, Persisted};
 use crate::ids::SessionId;
 use crate::index::Changes;
+use crate::permissions_policy::{Container, Frame, Header};
 use crate::public_hash_list::PublicHashList;
 use crate::site::SiteRules;
 use crate::verifier::Verifier;
@@ -179,7 +180,7 @@ impl MemoryHost {
 
     /// Starts a page request from `caller` (a frame, its top-level origin, its headers).
     pub fn spawn_as(&mut self, caller: &Caller, request: Value, payload: Option<Payload>) -> TaskId {
-        let step = self.engine.page(caller, request, payload.as_ref().map(Payload::data), self.now_ms);
+        let step = self.engine.page(caller, Ok(request), payload.as_ref().map(Payload::data), self.now_ms);
         self.track(step, payload)
     }
 
@@ -467,7 +468,22 @@ impl Default for MemoryHost {
 
 /// A top-level frame of `origin` on `channel`, with no headers.
 pub fn caller(origin: &str, channel: u32) -> Caller {
-    Caller { origin: origin.to_owned(), channel: ChannelId(channel), top_origin: None, allow_origin: None }
+    Caller {
+        origin: origin.to_owned(),
+        channel: ChannelId(channel),
+        permissions_policy: Header::Absent,
+        container: None,
+        ancestors: Vec::new(),
+        allow_origin: None,
+    }
+}
+
+/// A frame of `origin` on `channel` in a top-level document of `top` that
+/// lets it use the store (`<iframe allow="cross-origin-storage">`); no headers.
+pub fn framed(origin: &str, top: &str, channel: u32) -> Caller {
+    let container = Container::Iframe { allow: Some("cross-origin-storage".into()), src_origin: origin.to_owned() };
+    let top = Frame { origin: top.to_owned(), permissions_policy: Header::Absent, container: None };
+    Caller { container: Some(container), ancestors: vec![top], ..caller(origin, channel) }
 }
 
 pub fn hash_arg(hex: &str) -> Value {

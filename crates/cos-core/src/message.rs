@@ -17,6 +17,9 @@ use serde::Deserialize;
 
 /// Nesting no request needs more of: `{hash: {value}}`, `{origins: [..]}`.
 pub const MAX_DEPTH: usize = 4;
+/// Nesting of the extension's own values, the deepest being a caller:
+/// `{ancestors: [{container: {allow}}]}`.
+pub const HOST_MAX_DEPTH: usize = 6;
 /// Array elements plus object fields: the largest request lists 64 origins.
 pub const MAX_ITEMS: usize = 256;
 /// Total bytes of all strings (UTF-16 code units, as the host measures them).
@@ -27,25 +30,26 @@ pub const MAX_STRING_BYTES: usize = 64 * 1024;
 pub struct Budget {
     items: usize,
     string_bytes: usize,
+    max_depth: usize,
 }
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { items: MAX_ITEMS, string_bytes: MAX_STRING_BYTES }
+        Self { items: MAX_ITEMS, string_bytes: MAX_STRING_BYTES, max_depth: MAX_DEPTH }
     }
 }
 
 impl Budget {
     /// For values the extension's own code built (a listing of thousands of
-    /// files is fine); the depth limit still applies.
+    /// files is fine); a depth limit still applies.
     pub fn unlimited() -> Self {
-        Self { items: usize::MAX, string_bytes: usize::MAX }
+        Self { items: usize::MAX, string_bytes: usize::MAX, max_depth: HOST_MAX_DEPTH }
     }
 
     /// Called before descending into level `depth` (the top value is level 1).
     pub fn enter(&self, depth: usize) -> Result<()> {
-        match depth > MAX_DEPTH {
-            true => Err(CosError::InvalidMessage(format!("nested deeper than {MAX_DEPTH} levels"))),
+        match depth > self.max_depth {
+            true => Err(CosError::InvalidMessage(format!("nested deeper than {} levels", self.max_depth))),
             false => Ok(()),
         }
     }
@@ -274,6 +278,8 @@ mod tests {
         let budget = Budget::default();
         assert!(budget.enter(MAX_DEPTH).is_ok());
         assert_eq!(budget.enter(MAX_DEPTH + 1).unwrap_err().code(), "invalid-message");
+        assert!(Budget::unlimited().enter(HOST_MAX_DEPTH).is_ok());
+        assert!(Budget::unlimited().enter(HOST_MAX_DEPTH + 1).is_err());
         let mut budget = Budget::default();
         assert!(budget.string(MAX_STRING_BYTES).is_ok());
         assert!(budget.string(1).is_err(), "the total is bounded, not each string");

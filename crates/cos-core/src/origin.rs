@@ -74,7 +74,7 @@ impl Origin {
     }
 }
 
-fn split_port(rest: &str) -> std::result::Result<(&str, Option<&str>), &'static str> {
+pub(crate) fn split_port(rest: &str) -> std::result::Result<(&str, Option<&str>), &'static str> {
     // An IPv6 literal contains colons; the port, if any, follows the bracket.
     let host_end = if rest.starts_with('[') {
         rest.find(']').map(|i| i + 1).ok_or("unterminated IPv6 address")?
@@ -94,7 +94,7 @@ fn valid_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-fn default_port(scheme: &str) -> Option<&'static str> {
+pub(crate) fn default_port(scheme: &str) -> Option<&'static str> {
     match scheme {
         "http" | "ws" => Some("80"),
         "https" | "wss" => Some("443"),

@@ -22,8 +22,28 @@ const TYPES: &'static str = r#"
 /** A `DOMException` name (or `TypeError`), a stable code, and a message safe for the page. */
 export interface WireError { name: string; code: string; message: string }
 export type Reply = { ok: true; value: any } | { ok: false; error: WireError };
-/** Who is asking, from the browser: the frame's origin and the host's number for its channel. */
-export interface Caller { origin: string; channel: number }
+/** A document's `Permissions-Policy` response header, as the worker observed it. */
+export type HeaderFact = { kind: 'absent' } | { kind: 'present'; value: string } | { kind: 'unknown' };
+/** The element holding a frame in its parent's document. */
+export type ContainerFact =
+  | { kind: 'iframe'; allow: string | null; srcOrigin: string }
+  | { kind: 'other' }
+  | { kind: 'unknown' };
+/** A frame above the caller's. */
+export interface FrameFact { origin: string; permissionsPolicy: HeaderFact; container?: ContainerFact }
+/**
+ * Who is asking, from the browser: the frame's origin, the host's number for
+ * its channel, its document's headers, the element holding it and the frames
+ * above it (top-level first).
+ */
+export interface Caller {
+  origin: string;
+  channel: number;
+  permissionsPolicy: HeaderFact;
+  container?: ContainerFact;
+  ancestors: FrameFact[];
+  allowOrigin?: string;
+}
 /** What travelled beside a write request. */
 export type Data = { kind: 'bytes'; len: number } | { kind: 'blob'; size: number };
 export type Outcome =
@@ -188,12 +208,14 @@ impl Store {
     ) -> Result<JsValue, JsValue> {
         let caller: Caller = host_value(&caller)?;
         let data: Option<Data> = host_value(&data)?;
-        let mut engine = self.engine.borrow_mut();
-        let step = match from_page(&request) {
-            Ok(request) => engine.page(&caller, request, data, now_ms as u64),
-            Err(e) => engine.refuse(&e),
-        };
-        Ok(to_js(&step))
+        Ok(to_js(&self.engine.borrow_mut().page(&caller, from_page(&request), data, now_ms as u64)))
+    }
+
+    /// A trusted user gesture the extension observed in a frame of `origin`
+    /// (that site's probe budget starts afresh): the task recording it.
+    #[wasm_bindgen(unchecked_return_type = "Step")]
+    pub fn activate(&self, origin: &str, now_ms: f64) -> JsValue {
+        to_js(&self.engine.borrow_mut().activate(origin, now_ms as u64))
     }
 
     /// A request from the extension's own pages.

@@ -17,6 +17,7 @@ use crate::ids::SessionId;
 use crate::index::Write;
 use crate::message::{AdminRequest, PageRequest};
 use crate::origin::Origin;
+use crate::permissions_policy;
 use crate::session::{CloseStep, WriteSession};
 use crate::visibility::Visibility;
 use std::collections::BTreeSet;
@@ -45,8 +46,16 @@ impl Engine {
     }
 
     /// One page request; `caller` is what the browser says about the sender,
-    /// `data` what travelled beside the request.
-    pub fn page(&mut self, caller: &Caller, request: serde_json::Value, data: Option<Data>, now_ms: u64) -> Step {
+    /// `data` what travelled beside the request. `request` is an error when
+    /// the host could not even read it: that is a validation error, so the
+    /// caller's Permissions Policy is checked first.
+    pub fn page(
+        &mut self,
+        caller: &Caller,
+        request: Result<serde_json::Value>,
+        data: Option<Data>,
+        now_ms: u64,
+    ) -> Step {
         match self.plan_page(caller, request, data, now_ms) {
             Ok(task) => self.launch(task, now_ms),
             Err(error) => self.refuse(&error),
@@ -64,13 +73,17 @@ impl Engine {
     fn plan_page(
         &mut self,
         caller: &Caller,
-        request: serde_json::Value,
+        request: Result<serde_json::Value>,
         data: Option<Data>,
         now_ms: u64,
     ) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
-        let top = caller.top_origin.as_deref().map(Origin::parse_caller).transpose()?.unwrap_or_else(|| origin.clone());
-        let request = PageRequest::decode(request)?;
+        // The spec's step 1, before any validation.
+        if !permissions_policy::enabled(caller.frames()) {
+            return Err(CosError::DisabledByPermissionsPolicy);
+        }
+        let top = Origin::parse_caller(caller.top_origin())?;
+        let request = PageRequest::decode(request?)?;
         let mut task = Task::new(Some(origin.clone()), Some(caller.channel));
         task.top = Some(top.clone());
         task.trace.op = Some(request.op());

@@ -9,6 +9,7 @@
 use crate::error::WireError;
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
+use crate::permissions_policy::{Container, Frame, FrameRef, Header};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// One request being carried out; the host echoes it back with each outcome.
@@ -22,19 +23,43 @@ pub struct TaskId(pub u32);
 #[serde(transparent)]
 pub struct ChannelId(pub u32);
 
-/// Who is asking, as the browser reported it to the host (never as the page says).
+/// Who is asking, as the browser reported it to the host (never as the page
+/// says): the caller's frame, and the frames above it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Caller {
     /// The frame's serialized origin (`MessageSender.origin`).
     pub origin: String,
     pub channel: ChannelId,
-    /// The origin of the tab's top-level document; absent for a top-level frame.
+    /// The caller document's `Permissions-Policy` response header.
+    pub permissions_policy: Header,
+    /// The element holding the caller's frame; none for a top-level document.
     #[serde(default)]
-    pub top_origin: Option<String>,
-    /// The writing document's `Cross-Origin-Storage-Allow-Origin` response header, if it had one.
+    pub container: Option<Container>,
+    /// The frames above the caller's, top-level first; empty for a top-level
+    /// document. The first one's origin is the top-level origin.
+    pub ancestors: Vec<Frame>,
+    /// The caller document's `Cross-Origin-Storage-Allow-Origin` response
+    /// header, if it had one (absent too when the host did not see it).
     #[serde(default)]
     pub allow_origin: Option<String>,
+}
+
+impl Caller {
+    /// The origin of the tab's top-level document.
+    pub fn top_origin(&self) -> &str {
+        self.ancestors.first().map_or(&self.origin, |top| &top.origin)
+    }
+
+    /// The chain of frames, top-level first, ending with the caller's.
+    pub fn frames(&self) -> impl Iterator<Item = FrameRef<'_>> {
+        let own = FrameRef {
+            origin: &self.origin,
+            permissions_policy: &self.permissions_policy,
+            container: self.container.as_ref(),
+        };
+        self.ancestors.iter().map(Frame::as_ref).chain(std::iter::once(own))
+    }
 }
 
 /// The bytes that travelled beside a write request.

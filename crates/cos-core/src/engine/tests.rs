@@ -2,7 +2,9 @@
 //! service worker drives them through OPFS.
 
 use crate::engine::step::{Caller, ChannelId, Step};
-use crate::memory_host::{caller, hash_arg, sha256_hex as sha, MemoryHost, Payload};
+use crate::memory_host::{caller, framed, hash_arg, sha256_hex as sha, MemoryHost, Payload};
+use crate::permissions_policy::{Container, Header};
+use crate::CosError;
 use serde_json::{json, Value};
 
 const A: &str = "https://a.test";
@@ -39,11 +41,6 @@ fn make_public(host: &mut MemoryHost, bytes: &[u8]) {
 /// A top-level document of `origin` whose response carried `Cross-Origin-Storage-Allow-Origin: header`.
 fn with_header(origin: &str, header: &str) -> Caller {
     Caller { allow_origin: Some(header.to_owned()), ..caller(origin, 1) }
-}
-
-/// A frame of `origin` inside a page whose top-level origin is `top`.
-fn framed(origin: &str, top: &str, channel: u32) -> Caller {
-    Caller { top_origin: Some(top.to_owned()), ..caller(origin, channel) }
 }
 
 /// Stores `bytes` as `who` with `origins`, in one write; the close reply.
@@ -677,6 +674,81 @@ fn trailing_dot_hosts_do_not_share_a_site() {
         assert!(host.open(same_site, &sha(&data)).is_ok(), "{same_site}");
         assert_eq!(host.open(attacker, &sha(&data)), Err("NotFoundError".into()), "{attacker}");
     }
+}
+
+/// A tracker framed without `allow` on two sites, and the same tracker with
+/// every request it could make: refused before validation, with one constant
+/// error, storing nothing, reading nothing, charging no probe budget.
+#[test]
+fn the_permissions_policy_refuses_a_tracker_iframe_before_anything_else() {
+    let mut host = MemoryHost::new();
+    let tracker = "https://tracker.test";
+    let own = b"stored by the tracker as a top-level page".to_vec();
+    assert!(host.store(tracker, &own, Value::Null).ok());
+    let public = b"a public file".to_vec();
+    assert!(host.store(A, &public, json!("*")).ok());
+    make_public(&mut host, &public);
+    let probes_before: Vec<String> = host.persisted.keys().filter(|k| k.starts_with("probes:")).cloned().collect();
+    let not_allowed = |top: &str, channel| Caller {
+        container: Some(Container::Iframe { allow: None, src_origin: tracker.into() }),
+        ..framed(tracker, top, channel)
+    };
+    for (channel, top) in [(20, A), (21, B)] {
+        let who = not_allowed(top, channel);
+        let requests = [
+            json!({"op": "open", "hash": hash_arg(&sha(&own))}),
+            json!({"op": "read", "hash": hash_arg(&sha(&public))}),
+            json!({"op": "open", "hash": hash_arg(&sha(b"x")), "create": true, "origins": "*"}),
+            json!({"op": "write-begin", "hash": hash_arg(&sha(b"x")), "origins": "*"}),
+            json!({"op": "close", "session": "s"}),
+            // Invalid requests: the policy answers first.
+            json!({"op": "open", "hash": {"algorithm": "MD5", "value": "X"}}),
+            json!({"op": "nonsense"}),
+            json!("not even an object"),
+        ];
+        for request in requests {
+            let id = host.spawn_as(&who, request.clone(), None);
+            let reply = host.finish(id).json();
+            assert_eq!(reply["error"]["name"], "NotAllowedError", "{request}");
+            assert_eq!(reply["error"]["code"], "permissions-policy", "{request}");
+            assert_eq!(reply["error"]["message"], CosError::DisabledByPermissionsPolicy.to_string(), "constant");
+        }
+        // A request the host could not read at all is refused the same way.
+        let step = host.engine.page(&who, Err(CosError::InvalidMessage("a Blob".into())), None, 0);
+        let Step::Done { reply: Some(reply), .. } = step else { panic!("answered at once") };
+        assert_eq!(serde_json::to_value(reply).unwrap()["error"]["code"], "permissions-policy");
+    }
+    assert_eq!(host.engine.open_sessions(), 0);
+    assert_eq!(host.blobs.len(), 2, "nothing stored");
+    let probes_after: Vec<String> = host.persisted.keys().filter(|k| k.starts_with("probes:")).cloned().collect();
+    assert_eq!(probes_before, probes_after, "no probe charged");
+    // The controls: allowed by its parent, the same frame reads the public file.
+    assert!(open_as(&mut host, &framed(tracker, A, 22), &public).is_ok());
+    assert_eq!(host.read(tracker, &sha(&own)).unwrap(), own, "its own page still reads its file");
+}
+
+/// `Permissions-Policy: cross-origin-storage=()` turns the store off for the
+/// document even same-origin, and for every frame below it even with `allow`;
+/// a header the host did not see counts the same.
+#[test]
+fn a_document_can_turn_the_store_off_for_itself_and_its_frames() {
+    let mut host = MemoryHost::new();
+    let off = Header::Present { value: "cross-origin-storage=()".into() };
+    let top = Caller { permissions_policy: off.clone(), ..caller(A, 1) };
+    let unknown = Caller { permissions_policy: Header::Unknown, ..caller(A, 2) };
+    let mut child = framed(B, A, 3);
+    child.ancestors[0].permissions_policy = off;
+    for who in [&top, &unknown, &child] {
+        let reply = store_as_caller_raw(&mut host, who, b"x");
+        assert_eq!(reply.error_name().as_deref(), Some("NotAllowedError"), "{who:?}");
+    }
+    assert!(host.store(A, b"x", Value::Null).ok(), "the control: no header");
+}
+
+/// `write-begin` from `who`: the reply.
+fn store_as_caller_raw(host: &mut MemoryHost, who: &Caller, bytes: &[u8]) -> crate::memory_host::Finished {
+    let id = host.spawn_as(who, json!({"op": "write-begin", "hash": hash_arg(&sha(bytes))}), None);
+    host.finish(id)
 }
 
 /// The developer tools learn why; the page never does.

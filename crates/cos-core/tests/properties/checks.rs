@@ -2,7 +2,7 @@
 
 use cos_core::engine::step::Caller;
 use cos_core::index::Entry;
-use cos_core::memory_host::{caller, hash_arg, Finished, MemoryHost, Payload};
+use cos_core::memory_host::{caller, framed, hash_arg, Finished, MemoryHost, Payload};
 use cos_core::origin::Origin;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -95,10 +95,12 @@ pub(crate) fn page_as(host: &mut MemoryHost, who: &Caller, request: Value, paylo
     host.finish(id)
 }
 
-/// A document of `origin` (on channel 1), framed in a page of `top` if
-/// given, whose response carried `Cross-Origin-Storage-Allow-Origin: header` if given.
+/// A document of `origin` (on channel 1), framed in a page of `top` that
+/// lets it use the store (`allow="cross-origin-storage"`) if given, whose
+/// response carried `Cross-Origin-Storage-Allow-Origin: header` if given.
 pub(crate) fn document(origin: &str, top: Option<&str>, header: Option<&str>) -> Caller {
-    Caller { top_origin: top.map(str::to_owned), allow_origin: header.map(str::to_owned), ..caller(origin, 1) }
+    let frame = top.map_or_else(|| caller(origin, 1), |top| framed(origin, top, 1));
+    Caller { allow_origin: header.map(str::to_owned), ..frame }
 }
 
 /// `write-begin`, one write of `bytes`, `close`, all from `who`; the close
