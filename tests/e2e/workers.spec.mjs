@@ -149,8 +149,9 @@ test("a worker's files are its creating frame's: blob: and nested workers inheri
     const fromBlob = await blobWorker.call(() => storeBytes(patternBytes(4000, 71)));
     // (A blob: URL is no base for relative URLs, in any browser.)
     const nestedRead = await blobWorker.call(([v, rpc]) => startWorker(rpc).call((v) => readBack(v), v), [fromBlob, `${location.origin}/workers/rpc.js`]);
-    // A worker of a cross-origin frame stores as that frame's origin.
+    // A worker of a cross-origin frame (allowed to use the API) stores as that frame's origin.
     const frame = document.createElement('iframe');
+    frame.allow = 'cross-origin-storage';
     frame.src = `${bOrigin}/page.html`;
     document.body.append(frame);
     await new Promise((resolve) => (frame.onload = resolve));
