@@ -102,40 +102,32 @@
 
   const isEnvelope = (data) => data !== null && typeof data === 'object' && data[ENVELOPE] === true;
 
-  /** Retries a send that structured clone refused because of handles, with their descriptions. */
-  const sendingHandles = (send) =>
-    new Proxy(send, {
+  /**
+   * `fn`, retried with the handles in its first argument replaced by their
+   * descriptions when structured clone refused them; `after` maps the result.
+   */
+  const cloningHandles = (fn, after = (result) => result) =>
+    new Proxy(fn, {
       apply(target, thisArg, args) {
         try {
           return Reflect.apply(target, thisArg, args);
         } catch (error) {
           const envelope = error?.name === 'DataCloneError' && args.length > 0 ? envelopeOf(args[0]) : null;
           if (!envelope) throw error;
-          return Reflect.apply(target, thisArg, [envelope, ...Array.prototype.slice.call(args, 1)]);
+          return after(Reflect.apply(target, thisArg, [envelope, ...Array.prototype.slice.call(args, 1)]));
         }
       },
     });
 
   // A dedicated worker's own postMessage (to its creator: no other realm can
   // call it), and those of the objects that carry messages to another realm.
-  if (env.setup.kind === 'dedicated') scope.postMessage = sendingHandles(scope.postMessage);
+  if (env.setup.kind === 'dedicated') scope.postMessage = cloningHandles(scope.postMessage);
   for (const name of ['MessagePort', 'Worker', 'BroadcastChannel']) {
     const prototype = scope[name]?.prototype;
-    if (prototype) prototype.postMessage = sendingHandles(prototype.postMessage);
+    if (prototype) prototype.postMessage = cloningHandles(prototype.postMessage);
   }
   // structuredClone() within this realm keeps handles too.
-  const clone = scope.structuredClone;
-  scope.structuredClone = new Proxy(clone, {
-    apply(target, thisArg, args) {
-      try {
-        return Reflect.apply(target, thisArg, args);
-      } catch (error) {
-        const envelope = error?.name === 'DataCloneError' && args.length > 0 ? envelopeOf(args[0]) : null;
-        if (!envelope) throw error;
-        return revive(Reflect.apply(target, thisArg, [envelope, ...Array.prototype.slice.call(args, 1)]));
-      }
-    },
-  });
+  scope.structuredClone = cloningHandles(scope.structuredClone, revive);
 
   // Receiving: `event.data` of a message that carries handles gives the
   // handles, rebuilt once per event. Any other message is left as it is.
