@@ -26,7 +26,17 @@ export const CONTENT_SCRIPTS = [
   },
   {
     id: 'api',
-    js: ['extension/content/api.js'],
+    // The API's parts in dependency order (each registers itself for api.js), api.js last.
+    js: [
+      'extension/content/api/core.js',
+      'extension/content/api/transfer.js',
+      'extension/content/api/fetch.js',
+      'extension/content/api/channels.js',
+      'extension/content/api/worker-scope.js',
+      'extension/content/api/workers.js',
+      'extension/content/api/declarative.js',
+      'extension/content/api.js',
+    ],
     matches: ['http://*/*', 'https://*/*'],
     runAt: 'document_start',
     allFrames: true,
