@@ -48,8 +48,11 @@ function shardBytes(size = 3 << 20) {
 }
 
 /**
- * The rows. `heavy`: the hub paths B should not download (what COS is for);
- * `workers`: the API must reach Web Workers (the extension's worker support).
+ * The rows. `heavy` (set below): the hub paths the reading origin should not
+ * download (what COS is for). `sameSiteVisit`: a third origin, on A's site,
+ * visits last and is the one that should read. `standin`: no extension, the
+ * in-memory stand-in API instead (tests/compat/app/standin.js); `sitesOff`:
+ * the user turned the API off for both sites in the popup first.
  */
 export const ROWS = [
   { id: 'tjs-page', library: 'Transformers.js', pkg: '@huggingface/transformers', context: 'page', row: 'transformers', params: { tjs: 'current' }, model: true },
@@ -58,6 +61,10 @@ export const ROWS = [
   { id: 'tjs-legacy-page', library: 'Transformers.js', pkg: 'transformers-legacy', context: 'page', row: 'transformers', params: { tjs: 'legacy' }, model: true, ortDir: LEGACY_ORT_DIR, sameSiteVisit: true },
   { id: 'tjs-legacy-worker', library: 'Transformers.js', pkg: 'transformers-legacy', context: 'worker', row: 'transformers', params: { tjs: 'legacy' }, model: true, ortDir: LEGACY_ORT_DIR, sameSiteVisit: true },
   { id: 'wllama-url', library: 'wllama loadModelFromUrl()', pkg: '@wllama/wllama', context: 'page', row: 'wllama-url', fast: true },
+  // Whose bug the breakage above is: the same call with a stand-in API and no extension.
+  { id: 'wllama-url-standin', library: 'wllama loadModelFromUrl(), stand-in API, no extension', pkg: '@wllama/wllama', context: 'page', row: 'wllama-url', fast: true, standin: true },
+  // The user's way out: the per-site switch.
+  { id: 'wllama-url-sites-off', library: 'wllama loadModelFromUrl(), both sites turned off in the popup', pkg: '@wllama/wllama', context: 'page', row: 'wllama-url', fast: true, sitesOff: true },
   { id: 'wllama-lowlevel', library: 'wllama cacheManager.download() + open() + loadModel()', pkg: '@wllama/wllama', context: 'page', row: 'wllama-lowlevel', fast: true },
   { id: 'emscripten', library: 'Emscripten-style loader (harness)', context: 'page', row: 'emscripten', fast: true },
   { id: 'chunked', library: 'getFileHandle-only chunked writer (harness, WebLLM/wllama style)', context: 'page', row: 'chunked', fast: true },
@@ -93,6 +100,19 @@ export async function prepareHubRoot({ model = false } = {}) {
   return { root, hashes: { wasmHash: sha256(await readFile(WLLAMA_WASM)), shardHash: sha256(shard) }, remove: () => rm(root, { recursive: true, force: true }) };
 }
 
+/** The user turns the API off for `origin`'s site in the popup (opened as a tab for that origin, as its `?tab=` allows). */
+async function turnOff(context, origin) {
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  const popup = await context.newPage();
+  try {
+    await popup.goto(`chrome-extension://${new URL(worker.url()).host}/extension/ui/popup.html?tab=${encodeURIComponent(origin)}`);
+    await popup.locator('#switch-toggle').click();
+    await popup.locator('#switch-state', { hasText: 'Off for' }).waitFor();
+  } finally {
+    await popup.close();
+  }
+}
+
 /** Opens the harness on `origin` for `row` and waits for its result (the library's stores included). */
 async function visit(context, origin, query) {
   const page = await context.newPage();
@@ -107,10 +127,12 @@ async function visit(context, origin, query) {
 
 /**
  * Runs `row` on A then B (and C, on A's site, for `sameSiteVisit`) in a fresh
- * profile. `extension: false` runs without it; `standin` installs the
- * in-memory stand-in API instead. Returns the row with `visits`.
+ * profile, with the extension unless the row uses the stand-in API. Returns
+ * the row with its library's version and `visits`.
  */
-export async function runRow(row, { hubRoot, extension = true, standin = false, headed = false } = {}) {
+export async function runRow(row, { hubRoot, headed = false }) {
+  const standin = Boolean(row.standin);
+  const extension = !standin;
   const hub = await startHub({ port: 0, root: hubRoot.root, ...(row.ortDir && { ortDir: row.ortDir }) });
   const hosts = ['localhost', '127.0.0.1', ...(row.sameSiteVisit ? ['localhost'] : [])];
   const apps = await Promise.all(hosts.map(() => startApp({ port: 0, root: APP_ROOT })));
@@ -119,6 +141,7 @@ export async function runRow(row, { hubRoot, extension = true, standin = false, 
   const context = await launchChromium(profile, { extension, headed });
   try {
     if (extension) await useHubList(context, hub.url);
+    if (row.sitesOff) for (const origin of new Set(origins)) await turnOff(context, origin);
     const query = new URLSearchParams({ row: row.row, hub: hub.url, context: row.context, ...row.params, ...hubRoot.hashes, ...(standin && { standin: '1' }) });
     const visits = [];
     for (const origin of origins) visits.push({ origin, ...(await visit(context, origin, query)) });
@@ -128,7 +151,7 @@ export async function runRow(row, { hubRoot, extension = true, standin = false, 
       const sum = (list) => list.reduce((n, r) => n + r.bytes, 0);
       v.hub = { bytes: sum(requests), heavyBytes: sum(requests.filter((r) => row.heavy.test(r.path))) };
     }
-    return { ...row, version: row.pkg ? await version(row.pkg) : null, extension, standin, visits };
+    return { ...row, version: row.pkg ? await version(row.pkg) : null, visits };
   } finally {
     await context.close();
     await Promise.all([hub.close(), ...apps.map((a) => a.close())]);
@@ -136,12 +159,19 @@ export async function runRow(row, { hubRoot, extension = true, standin = false, 
   }
 }
 
-/** What a row shows: it works on every origin, and B downloaded none of the heavy files A did. */
-export function verdict({ visits }) {
-  const [a, b] = visits;
+/** The visit that should be spared the download: the last (B, or C on A's site for `sameSiteVisit`). */
+export const readerOf = ({ visits }) => visits.at(-1);
+
+/**
+ * What a row shows: 'breaks' (some visit failed), 'works without the API'
+ * (none was there), 'shared' (every visit worked, and the reader downloaded
+ * none of the heavy files A did), else 'not shared'.
+ */
+export function verdict(result) {
+  const { visits } = result;
   if (visits.some((v) => !v.ok)) return 'breaks';
-  if (!a.apiPresent) return 'API absent';
-  if (a.hub.heavyBytes > 0 && b.hub.heavyBytes === 0) return 'shared';
+  if (!visits[0].apiPresent) return 'works without the API';
+  if (visits[0].hub.heavyBytes > 0 && readerOf(result).hub.heavyBytes === 0) return 'shared';
   return 'not shared';
 }
 
@@ -166,21 +196,23 @@ export function callSummary(calls) {
 
 const MB = (n) => `${(n / 1e6).toFixed(2)} MB`;
 
-/** The README's table: one line per row. */
+/** The README's table: one line per row; "heavy" is what the row's `heavy` matches (weights, .wasm). */
 export function markdownTable(results) {
   const lines = [
-    '| Library | Version | Runs in | Calls observed on site A (then B) | Site B downloaded (heavy files) | Saved on B | Result |',
+    '| Library | Version | Runs in | Calls observed on site A, then on the reader | Reader downloaded (heavy) | Saved on the reader | Result |',
     '|---|---|---|---|---|---|---|',
   ];
+  const cell = (text) => text.replaceAll('|', '\\|').replace(/http:\/\/127\.0\.0\.1:\d+/g, '<hub>');
   for (const r of results) {
     const [a, b] = r.visits;
-    const calls = `${callSummary(a.calls) || 'none'}<br>B: ${callSummary(b.calls) || 'none'}`;
-    const outcome = verdict(r);
+    const reader = readerOf(r);
+    const name = r.sameSiteVisit ? "C (A's site)" : 'B';
+    const calls = `A: ${callSummary(a.calls) || 'none'}<br>${name}: ${callSummary(reader.calls) || 'none'}`;
     const failure = r.visits.find((v) => !v.ok);
-    const detail = failure ? `${outcome}: ${failure.error}` : `${outcome}: ${b.detail}`;
-    lines.push(
-      `| ${r.library} | ${r.version ?? '-'} | ${r.context} | ${calls} | ${b.hub.heavyBytes} B | ${MB(a.hub.bytes - b.hub.bytes)} (heavy ${MB(a.hub.heavyBytes - b.hub.heavyBytes)}) | ${detail.replaceAll('|', '\\|')} |`,
-    );
+    const otherSite = r.sameSiteVisit ? `; B (another site) downloaded ${MB(b.hub.heavyBytes)}` : '';
+    const detail = `${verdict(r)}${otherSite}: ${failure ? failure.error : reader.detail}`;
+    const saved = `${MB(a.hub.bytes - reader.hub.bytes)} (heavy ${MB(a.hub.heavyBytes - reader.hub.heavyBytes)})`;
+    lines.push(`| ${r.library} | ${r.version ?? '-'} | ${r.context} | ${calls} | ${name}: ${MB(reader.hub.heavyBytes)} | ${saved} | ${cell(detail)} |`);
   }
   return lines.join('\n');
 }
