@@ -120,8 +120,11 @@ export async function useHubList(context, hubUrl) {
     await page.goto(`chrome-extension://${new URL(worker.url()).host}/extension/ui/options.html`);
     await page.locator('#phl-url').fill(`${hubUrl}/public-hash-list/public_hash_list.txt`);
     await page.locator('#phl-save').click();
-    // The page says "Saved" once the refresh worked, or shows why it did not.
-    await page.waitForFunction(() => /Saved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden);
+    // The page shows the list in use once the refresh worked (it says "Saved" a moment before it
+    // renders the list, so that alone would read the bundled one), or shows why it did not.
+    await page.waitForFunction(
+      () => document.querySelector('#phl-source [data-source]')?.dataset.source === 'url' || !document.getElementById('error').hidden,
+    );
     const list = await page.evaluate(() => ({
       source: document.querySelector('#phl-source [data-source]').dataset.source,
       version: document.getElementById('phl-version').textContent,
