@@ -21,10 +21,11 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchChromium, REPO_ROOT } from '../e2e/fixtures.mjs';
+import { launchChromium, REPO_ROOT } from '../../scripts/lib/chromium.mjs';
 import { startHub } from '../../scripts/hub/server.mjs';
 import { startApp } from '../../scripts/demo-app/server.mjs';
 import { LEGACY_ORT_DIR, useHubList } from '../../scripts/demo-app/scenario.mjs';
+import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { tinyLlamaGguf } from './gguf.mjs';
 
 const APP_ROOT = new URL('./app/', import.meta.url).pathname;
@@ -36,16 +37,6 @@ const WLLAMA_WASM = path.join(REPO_ROOT, 'node_modules/@wllama/wllama/esm/wasm/w
 
 const version = async (pkg) => JSON.parse(await readFile(path.join(REPO_ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-
-/** Deterministic bytes standing for a weights shard (3 MiB: many network chunks). */
-function shardBytes(size = 3 << 20) {
-  const out = Buffer.alloc(size);
-  for (let i = 0, x = 0x9e3779b9; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 /**
  * The rows. `heavy` (set below): the hub paths the reading origin should not
@@ -88,7 +79,8 @@ export async function prepareHubRoot({ model = false } = {}) {
     await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
     await link(source, path.join(root, rel)).catch(() => copyFile(source, path.join(root, rel)));
   };
-  const shard = shardBytes();
+  // A weights shard's stand-in (3 MiB: many network chunks); seed 17 is used by no other test.
+  const shard = patternBytes(3 << 20, 17);
   await put('compat/tiny-llama-gguf/tiny-llama.gguf', tinyLlamaGguf());
   await put('compat/webllm-style/params_shard_0.bin', shard);
   // An Emscripten program's main .wasm: wllama's is one.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test, expect, REPO_ROOT, launchBrowser } from './fixtures.mjs';
 import { copyExtension, POLICY_DIR, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 import { listText, startListServer } from './list-server.mjs';
-import { patternBytes } from './server.mjs';
+import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { extensionId, inWorker, liveWorker, restartWorker } from './sw-tools.mjs';
 
 const LIST_PATH = '/lists/public_hash_list.txt';
