@@ -79,7 +79,7 @@ export async function prepareHubRoot({ model = false } = {}) {
     await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
     await link(source, path.join(root, rel)).catch(() => copyFile(source, path.join(root, rel)));
   };
-  // A weights shard's stand-in (3 MiB: many network chunks); seed 17 is used by no other test.
+  // A weights shard's stand-in (3 MiB: many network chunks).
   const shard = patternBytes(3 << 20, 17);
   await put('compat/tiny-llama-gguf/tiny-llama.gguf', tinyLlamaGguf());
   await put('compat/webllm-style/params_shard_0.bin', shard);
