@@ -159,6 +159,7 @@ test('no page can read or change the switch: the admin requests are refused on t
 
 test('enterprise policy turns sites off; the user sees them as the policy\'s and cannot turn them on', async ({ server, userDataDir }) => {
   test.skip(process.getuid?.() !== 0, 'writing the policy directory needs root');
+  test.setTimeout(90_000);
   const extensionDir = await copyExtension();
   // A URL with a path and a port names its whole site; what is no site is ignored.
   const removePolicy = await writeExtensionPolicy(unpackedId(extensionDir), {
@@ -168,8 +169,10 @@ test('enterprise policy turns sites off; the user sees them as the policy\'s and
   try {
     context = await launchBrowser(userDataDir, server, { extensionDir, secure: [server.origin('sub.c.test')] });
     const serviceWorker = await liveWorker(context);
-    // The browser has its policies a few seconds after it starts.
-    await expect.poll(async () => (await disabledSites(context, serviceWorker)).policy, { timeout: 15_000 }).toEqual(['http://c.test']);
+    // The browser has its policies a few seconds after it starts: it reads the policy directory
+    // only once no file there changed for 5 s (Chromium's settle interval), so the policy files of
+    // tests running at the same time on this machine can delay it (seen past 15 s).
+    await expect.poll(async () => (await disabledSites(context, serviceWorker)).policy, { timeout: 45_000 }).toEqual(['http://c.test']);
     const c = await context.newPage();
     await c.goto(`${server.origin('c.test')}/page.html`);
     expect(await surface(c.mainFrame())).toEqual(OFF);
