@@ -14,6 +14,7 @@ import { createPublicLists } from './worker/public-list.js';
 import { recordDocumentHeaders } from './worker/document-headers.js';
 import { callerFacts } from './worker/frame-facts.js';
 import { createSiteSwitch } from './worker/site-switch.js';
+import { startProbePolicy } from './worker/probe-policy.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -57,8 +58,8 @@ async function start() {
     announceChange();
   };
   const runner = createRunner(store, createStorage(store, persist));
-  // The sites turned off (the policy's as last read) are refused before anyone is answered.
-  await switched;
+  // The sites turned off and the probe budget (the policy's as last read) hold before anyone is answered.
+  await Promise.all([switched, startProbePolicy(store)]);
   // Storage and index agree before anyone is answered.
   await runner.run(store.startUp(Date.now()));
   return { store, runner };

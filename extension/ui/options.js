@@ -28,6 +28,7 @@ function renderBudget() {
   $('budget-current').textContent = formatBytes(budgetBytes);
   $('budget-kind').textContent = settings.budgetBytes === null ? 'the default' : 'your';
   $('budget-default').textContent = formatBytes(defaultBudgetBytes);
+  $('probe-limit').textContent = String(summary.probeLimit);
   /** @type {HTMLButtonElement} */ ($('budget-reset')).disabled = settings.budgetBytes === null;
   // Leave the field alone while the user is typing in it.
   if (document.activeElement !== $('budget-value')) {

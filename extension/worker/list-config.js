@@ -3,6 +3,8 @@
 // wins over the URL the user set on the settings page. Neither set: no
 // refresh, the bundled list is used.
 
+import { onPolicyChange, readPolicy } from './policy.js';
+
 /** The user's refresh URL, in chrome.storage.local (closed to content scripts, see persist.js). */
 const USER_URL = 'public-list-url';
 /** The policy's name in the managed schema. */
@@ -36,8 +38,7 @@ export function refreshUrl(text) {
 
 /** The policy's URL, or null when unset (or the browser has no managed storage). */
 async function policyUrl() {
-  const managed = await chrome.storage.managed.get(POLICY_URL).catch(() => ({}));
-  const value = managed[POLICY_URL];
+  const value = await readPolicy(POLICY_URL);
   return typeof value === 'string' && value.trim() ? value.trim() : null;
 }
 
@@ -66,8 +67,6 @@ export async function setUserUrl(text) {
  * through `setUserUrl`, whose caller knows).
  * @param {() => void} changed
  */
-export function onPolicyChange(changed) {
-  chrome.storage.onChanged.addListener((changes, area) => {
-    if (area === 'managed' && POLICY_URL in changes) changed();
-  });
+export function onUrlPolicyChange(changed) {
+  onPolicyChange(POLICY_URL, changed);
 }

@@ -14,7 +14,7 @@
 // once; it is never whole in memory.
 
 import { PublicHashListLoader } from '../pkg/cos_wasm.js';
-import { onPolicyChange, readConfig, refreshUrl, setUserUrl } from './list-config.js';
+import { onUrlPolicyChange, readConfig, refreshUrl, setUserUrl } from './list-config.js';
 import { EMPTY_RECORD, newListFile, openListFile, readRecord, removeListFilesExcept, writeRecord } from './saved-list.js';
 
 /** @typedef {import('../pkg/cos_wasm.js').Store} Store */
@@ -211,7 +211,7 @@ export function createPublicLists(bundledUrl, storeReady, announce) {
   chrome.alarms.onAlarm.addListener((alarm) => {
     if (alarm.name === ALARM) refreshIfDue().catch((e) => console.error('Public Hash List refresh check failed', e));
   });
-  onPolicyChange(() => reconfigure().catch((e) => console.error('Public Hash List reconfiguration failed', e)));
+  onUrlPolicyChange(() => reconfigure().catch((e) => console.error('Public Hash List reconfiguration failed', e)));
 
   return {
     /**

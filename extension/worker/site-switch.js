@@ -6,13 +6,12 @@
 // whenever the list changes. A page sees the change at its next load: a
 // frame's scripts, once injected, stay until it navigates.
 //
-// The browser answers chrome.storage.managed only once it has loaded its
-// policies, about 3 s after it starts. The content scripts must not wait for
-// that (pages would load without the API), nor be registered without the
-// policy's sites: so the policy's list is remembered from the last time it
-// was read, and applied at once at the next start; the fresh read follows.
+// The content scripts must not wait for the policy (pages would load without
+// the API), nor be registered without its sites: the list as last read
+// applies at once at start-up (policy.js).
 
 import { registerContentScripts } from './content-scripts.js';
+import { onPolicyChange, readPolicy, rememberedPolicy } from './policy.js';
 
 /** @typedef {import('../pkg/cos_wasm.js').Store} Store */
 
@@ -25,9 +24,6 @@ const INCOGNITO = chrome.extension.inIncognitoContext;
 
 /** The policy's name in the managed schema. */
 const POLICY_SITES = 'disabledSites';
-/** The policy's list as last read, in chrome.storage.local (closed to content scripts, see persist.js). */
-const REMEMBERED = 'policy-disabled-sites';
-
 /**
  * A policy entry as a canonical origin for the engine (which reduces it to
  * its site): a URL or origin as the URL parser reads it; a bare host name
@@ -40,21 +36,11 @@ function policyOrigin(entry) {
   return url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : text;
 }
 
-/** The policy's entries (none when unset, or without managed storage), remembered for the next start. */
-async function policySites() {
-  const managed = await chrome.storage.managed.get(POLICY_SITES).catch(() => ({}));
-  const value = managed[POLICY_SITES];
-  const sites = Array.isArray(value) ? value.map(policyOrigin) : [];
-  // An incognito instance writes nothing to chrome.storage (persist.js).
-  if (!INCOGNITO) await chrome.storage.local.set({ [REMEMBERED]: sites });
-  return sites;
-}
-
-/** The policy's entries as last read (none before the first read). */
-async function rememberedPolicySites() {
-  const value = (await chrome.storage.local.get(REMEMBERED))[REMEMBERED];
-  return Array.isArray(value) ? value.map(String) : [];
-}
+/**
+ * The policy's entries (none when unset or not a list).
+ * @param {unknown} value
+ */
+const policySites = (value) => (Array.isArray(value) ? value.map(policyOrigin) : []);
 
 export function createSiteSwitch() {
   /** The started store; until then there is nothing to register for. */
@@ -88,9 +74,7 @@ export function createSiteSwitch() {
   }
 
   // Before the store starts, its start-up reads the policy anyway.
-  chrome.storage.onChanged.addListener((changes, area) => {
-    if (area === 'managed' && POLICY_SITES in changes) policySites().then(applyPolicy);
-  });
+  onPolicyChange(POLICY_SITES, (value) => applyPolicy(policySites(value)));
 
   return {
     /**
@@ -101,8 +85,8 @@ export function createSiteSwitch() {
      */
     async startUp(started) {
       store = started;
-      await applyPolicy(await rememberedPolicySites());
-      policySites().then(applyPolicy);
+      await applyPolicy(policySites(await rememberedPolicy(POLICY_SITES)));
+      readPolicy(POLICY_SITES).then((value) => applyPolicy(policySites(value)));
     },
     /** After anything that may have changed the user's list (an admin request). */
     sync: () => (store ? sync() : Promise.resolve()),

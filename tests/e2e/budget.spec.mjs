@@ -4,9 +4,11 @@
 // lookups, and only a real user gesture, which the extension observes itself,
 // starts a new window.
 import { randomBytes } from 'node:crypto';
-import { test, expect } from './fixtures.mjs';
+import { rm } from 'node:fs/promises';
+import { test, expect, launchBrowser } from './fixtures.mjs';
 import { pagePath } from './server.mjs';
-import { admin, distribution, inWorker, sleep } from './sw-tools.mjs';
+import { admin, distribution, inWorker, liveWorker, sleep } from './sw-tools.mjs';
+import { copyExtension, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 
 /** DEFAULT_PROBES_PER_WINDOW in crates/cos-core/src/probes.rs. */
 const BUDGET = 16;
@@ -137,5 +139,45 @@ test('a real click or key press starts a new window; events the page dispatches 
     await spend(BUDGET);
     // Gestures are reported at most once a second.
     await sleep(1100);
+  }
+});
+
+test('enterprise policy sets the budget; after a restart it holds from the first answer, before the browser has its policies', async ({
+  server,
+  userDataDir,
+}) => {
+  test.skip(process.getuid?.() !== 0, 'writing the policy directory needs root');
+  test.setTimeout(150_000);
+  const POLICY = 4;
+  const extensionDir = await copyExtension();
+  const removePolicy = await writeExtensionPolicy(unpackedId(extensionDir), { probeLookupsPerWindow: POLICY });
+  let context;
+  const openPage = async (host) => {
+    const page = await context.newPage();
+    await page.goto(`${server.origin(host)}/page.html`);
+    return page;
+  };
+  try {
+    context = await launchBrowser(userDataDir, server, { extensionDir });
+    const serviceWorker = await liveWorker(context);
+    const limit = async () => (await admin(context, await liveWorker(context), { op: 'summary' })).probeLimit;
+    // Chromium reads its policy directory a few seconds after it starts (later when other tests' files change it).
+    await expect.poll(limit, { timeout: 45_000 }).toBe(POLICY);
+    const files = await publicFiles({ context, serviceWorker, openPage }, POLICY + 2);
+    const seen = async (page) => (await probe(page, files)).filter((r) => r.ok).length;
+    expect(await seen(await openPage('b.test')), 'b.test, under the policy').toBe(POLICY);
+    const settings = await context.newPage();
+    await settings.goto(`chrome-extension://${unpackedId(extensionDir)}/extension/ui/options.html`);
+    await expect(settings.locator('#probe-limit')).toHaveText(String(POLICY));
+    await context.close();
+
+    // A new browser answers before it has read its policies: the value last read applies.
+    context = await launchBrowser(userDataDir, server, { extensionDir });
+    const c = await openPage('c.test');
+    expect(await seen(c), 'c.test, right after the restart').toBe(POLICY);
+  } finally {
+    await context?.close();
+    await removePolicy();
+    await rm(extensionDir, { recursive: true, force: true });
   }
 });

@@ -26,6 +26,21 @@ use std::collections::{BTreeMap, BTreeSet};
 /// asks for 3–6 hashes per model) a few times over, while a tracker learns at
 /// most 16 bits per gesture. Enterprise policy may change it.
 pub const DEFAULT_PROBES_PER_WINDOW: usize = 16;
+/// The most a policy may allow. Beyond it a budget stops protecting anything
+/// (a tracker needs a few dozen bits to single out a user), so a larger value
+/// is taken for a mistake and ignored.
+pub const MAX_PROBES_PER_WINDOW: usize = 256;
+
+/// A policy's lookups per window, or why it is ignored: a whole number from 1
+/// to `MAX_PROBES_PER_WINDOW` (0 would hide every file another site stored,
+/// which is the per-site switch's job, not the budget's).
+pub fn probe_limit(value: &serde_json::Value) -> Result<usize, String> {
+    value
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=MAX_PROBES_PER_WINDOW).contains(n))
+        .ok_or_else(|| format!("{value} is not a whole number from 1 to {MAX_PROBES_PER_WINDOW}"))
+}
 /// Sites with a window on record. Forgetting a window refills that site's
 /// budget, so a site could get its own spent window forgotten by making
 /// thousands of other sites look something up; hence what may be forgotten

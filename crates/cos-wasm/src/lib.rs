@@ -202,6 +202,14 @@ impl Store {
         self.engine.borrow().disabled_sites()
     }
 
+    /// The enterprise policy's distinct lookups per window (`undefined` or
+    /// `null`: no policy). Returns why the value is ignored, if it is.
+    #[wasm_bindgen(js_name = setProbeLimit)]
+    pub fn set_probe_limit(&self, policy: JsValue) -> Option<String> {
+        let value = from_host::<Option<serde_json::Value>>(&policy).map_err(|e| e.to_string());
+        value.and_then(|v| self.engine.borrow_mut().set_probe_limit(v.as_ref())).err()
+    }
+
     #[wasm_bindgen(js_name = setDefaultBudget)]
     pub fn set_default_budget(&self, bytes: f64) {
         self.engine.borrow_mut().set_default_budget(bytes as u64);

@@ -14,7 +14,7 @@ use crate::hash::ContentHash;
 use crate::ids::{RandomSource, SessionId};
 use crate::index::{ChangedKeys, Changes, Entry, Grant, Index, Totals};
 use crate::origin::Origin;
-use crate::probes::{Probes, Window, DEFAULT_PROBES_PER_WINDOW};
+use crate::probes::{self, Probes, Window, DEFAULT_PROBES_PER_WINDOW};
 use crate::public_hash_list::PublicHashList;
 use crate::session::WriteSession;
 use crate::settings::Settings;
@@ -194,9 +194,13 @@ impl Engine {
         self.default_budget = bytes;
     }
 
-    /// Distinct hashes a site may look up per window (enterprise policy).
-    pub fn set_probe_limit(&mut self, limit: usize) {
-        self.probe_limit = limit;
+    /// Distinct hashes a site may look up per window, from enterprise policy
+    /// (`None`: no policy, the default). A value out of range leaves the
+    /// default in force; the reason is returned for the host to log.
+    pub fn set_probe_limit(&mut self, policy: Option<&serde_json::Value>) -> std::result::Result<(), String> {
+        let limit = policy.map(probes::probe_limit).transpose();
+        self.probe_limit = limit.clone().ok().flatten().unwrap_or(DEFAULT_PROBES_PER_WINDOW);
+        limit.map(drop)
     }
 
     /// The sites enterprise policy turns the API off for, each a canonical

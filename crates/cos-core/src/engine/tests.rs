@@ -584,6 +584,27 @@ fn the_probe_budget_bounds_what_a_site_can_learn() {
     assert!(host.open(B, &sha(&files[19])).is_ok());
 }
 
+#[test]
+fn a_policy_sets_the_probe_budget_and_a_bad_one_leaves_the_default() {
+    let mut host = MemoryHost::new();
+    let files: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 501 * 1024]).collect();
+    for f in &files {
+        host.store(A, f, json!("*"));
+        make_public(&mut host, f);
+    }
+    host.engine.set_probe_limit(Some(&json!(4))).unwrap();
+    let seen = files.iter().filter(|f| host.open(B, &sha(f)).is_ok()).count();
+    assert_eq!(seen, 4);
+    for bad in [json!(0), json!(257), json!(2.5), json!("8"), json!(-1)] {
+        let why = host.engine.set_probe_limit(Some(&bad)).unwrap_err();
+        assert!(why.contains("from 1 to 256"), "{bad}: {why}");
+        assert_eq!(host.engine.probe_limit, crate::probes::DEFAULT_PROBES_PER_WINDOW, "{bad}");
+    }
+    host.engine.set_probe_limit(Some(&json!(4))).unwrap();
+    host.engine.set_probe_limit(None).unwrap();
+    assert_eq!(host.engine.probe_limit, crate::probes::DEFAULT_PROBES_PER_WINDOW, "no policy: the default");
+}
+
 /// A tracker framed on many sites cannot pool their budgets (spec issue #75),
 /// and a page cannot spend a framed site's budget as its own.
 #[test]
