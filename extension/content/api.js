@@ -12,6 +12,7 @@
   const { TextEncoder, Uint8Array } = globalThis;
   const postToSelf = window.postMessage.bind(window);
   const warn = console.warn.bind(console);
+  const info = console.info.bind(console);
   const INTERNAL = Symbol('internal');
   /** Small writes are coalesced into one message of up to this many bytes. */
   const BATCH_BYTES = 4 << 20;
@@ -61,8 +62,20 @@
     });
   }
 
+  /**
+   * Once per page load, when the store answers NotFoundError or
+   * NotAllowedError: where the developer can see why. Identical for every
+   * cause (a plain miss included), so it tells nothing the error did not.
+   */
+  const HINT = 'crossOriginStorage: a file was not available; open the Cross-Origin Storage panel in DevTools to see why';
+  let hinted = false;
+
   /** @param {{ name?: string, message?: string }} [error] the worker's `{name, message}` */
   function toError({ name, message } = {}) {
+    if (!hinted && (name === 'NotFoundError' || name === 'NotAllowedError')) {
+      hinted = true;
+      info(HINT);
+    }
     return name === 'TypeError' ? new TypeError(message) : new DOMException(message, name || 'UnknownError');
   }
 
@@ -337,10 +350,11 @@
   }
 
   // ---- the manager --------------------------------------------------------
-  async function getFileHandle(hash, options) {
+  // `method` names the API method called, for the developer tools only.
+  async function getFileHandle(hash, options, method) {
     const key = toHash(hash);
     const opts = toOptions(options);
-    await call({ op: 'open', hash: key, create: opts.create, origins: opts.origins });
+    await call({ op: 'open', hash: key, create: opts.create, origins: opts.origins, method });
     return new CrossOriginStorageFileHandle(INTERNAL, key, opts);
   }
 
@@ -350,12 +364,12 @@
     }
 
     getFileHandle(hash, options) {
-      return getFileHandle(hash, options);
+      return getFileHandle(hash, options, 'getFileHandle');
     }
 
     /** The spec's earlier name (Transformers.js 4.3, Emscripten, WebLLM). */
     requestFileHandle(hash, options) {
-      return getFileHandle(hash, options);
+      return getFileHandle(hash, options, 'requestFileHandle');
     }
 
     /** The legacy plural form (Transformers.js 4.0-4.2): all or nothing. */
@@ -363,7 +377,7 @@
       if (hashes == null || typeof hashes[Symbol.iterator] !== 'function') {
         throw new TypeError('requestFileHandles takes a sequence of hashes');
       }
-      return Promise.all(Array.from(hashes, (hash) => getFileHandle(hash, options)));
+      return Promise.all(Array.from(hashes, (hash) => getFileHandle(hash, options, 'requestFileHandles')));
     }
 
     get [Symbol.toStringTag]() {

@@ -17,6 +17,7 @@ export function requiredFiles(manifest) {
     ...manifest.content_scripts.flatMap((c) => c.js),
     manifest.action?.default_popup,
     manifest.options_ui?.page,
+    manifest.devtools_page,
     manifest.storage?.managed_schema,
     ...Object.values(manifest.icons ?? {}),
     ...BUILT_FILES,
