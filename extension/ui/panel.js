@@ -26,6 +26,8 @@ if (theme) document.documentElement.dataset.theme = theme === 'dark' ? 'dark' : 
 
 /** The calls shown, by `instance:seq` (the worker may restart: its numbers start again). */
 const calls = new Map();
+/** Each call's number in this list (1 for the document's first call). */
+const ordinals = new Map();
 /** Calls the developer cleared: not brought back when the worker sends what it has. */
 const cleared = new Set();
 /** The top-level document the calls belong to: a call of another one starts the list afresh. */
@@ -37,6 +39,7 @@ function add(call) {
   const key = keyOf(call);
   if (calls.has(key) || cleared.has(key)) return;
   calls.set(key, call);
+  ordinals.set(key, ordinals.size + 1);
 }
 
 /** @param {string | null} document */
@@ -44,6 +47,7 @@ function startAfresh(document) {
   if (document === top) return;
   top = document;
   calls.clear();
+  ordinals.clear();
   cleared.clear();
 }
 
@@ -99,12 +103,12 @@ function callRows(call) {
   const main = el(
     'tr',
     {},
-    el('td', { class: 'num' }, String(call.seq)),
+    el('td', { class: 'num' }, String(ordinals.get(keyOf(call)))),
     el('td', {}, time(call.time - call.ms)),
     el('td', { class: 'frame', title: call.url }, call.origin, ' ', el('span', { class: 'id' }, frameLabel)),
     el('td', { class: 'method' }, trace.method ?? trace.op ?? '?'),
     el('td', { class: 'hash', title: trace.hash ?? '' }, trace.hash ? `${trace.hash.slice(0, 12)}…` : ''),
-    el('td', {}, options(trace)),
+    el('td', { class: 'options' }, options(trace)),
     el('td', { class: `outcome ${reply.ok ? 'ok' : 'refused'}`, title: reply.message ?? '' }, outcome),
     el('td', { class: 'num' }, `${call.ms} ms`),
     el('td', { class: 'num' }, trace.bytes === undefined ? '' : formatBytes(trace.bytes)),
