@@ -7,7 +7,7 @@
 // idle expiry of a writable its page stopped feeding.
 import { test, expect, launchBrowser } from './fixtures.mjs';
 import { patternHash } from '../bench/server.mjs';
-import { MiB, admin, killBrowser, liveWorker, restartWorker, sleep, storeState, inWorker } from './sw-tools.mjs';
+import { MiB, admin, killBrowser, liveWorker, makePublic, restartWorker, sleep, storeState, inWorker } from './sw-tools.mjs';
 
 const LONG = process.env.COS_LONG === '1';
 
@@ -79,6 +79,8 @@ test('service worker stopped in the middle of a 256 MiB write: clean error, noth
   test.setTimeout(240_000);
   const size = 256 * MiB;
   const hex = patternHash(size, 7);
+  // Global and public, so that another site reading nothing partial proves something.
+  await makePublic(context, [hex]);
   const a = await openPage('a.test');
   const committed = await storeCommitted(a);
   await installWriter(a);
@@ -128,6 +130,7 @@ test('tab closed mid-write: its write ends at once, committed files intact, noth
   test.setTimeout(120_000);
   const size = 64 * MiB;
   const hex = patternHash(size, 8);
+  await makePublic(context, [hex]);
   const a = await openPage('a.test');
   const committed = await storeCommitted(a);
   const writer = await openPage('a.test');
@@ -261,6 +264,8 @@ test('storage full: the write past its origin\'s limit rejects with QuotaExceede
     ...(await a.evaluate(async () => [{ hex: await storeBytes(patternBytes(1 << 20, 1), { origins: '*' }), size: 1 << 20 }]))
   ];
   existing.push(...(await b.evaluate(async () => [{ hex: await storeBytes(patternBytes(1 << 20, 2)), size: 1 << 20 }])));
+  // a.test's file is global and public: b.test reads it below.
+  await makePublic(context, [existing[0].hex]);
   const before = await storeState(context);
 
   const attempts = await a.evaluate(async () => {

@@ -4,7 +4,7 @@
 // COS_LONG=1 scales both up (256 MiB shared file, 2,000 small operations).
 import { test, expect } from './fixtures.mjs';
 import { patternHash } from '../bench/server.mjs';
-import { MiB, admin, storeState } from './sw-tools.mjs';
+import { MiB, admin, makePublic, storeState } from './sw-tools.mjs';
 
 const LONG = process.env.COS_LONG === '1';
 
@@ -22,6 +22,8 @@ test('2 origins x 4 tabs write the same large file at once: one entry, clean out
   const size = (LONG ? 256 : 64) * MiB;
   const seed = 9;
   const hex = patternHash(size, seed);
+  // Public (the readers are other sites), as a shared model is.
+  await makePublic(context, [hex]);
   const writers = [];
   for (const host of ['a.test', 'b.test']) for (let i = 0; i < 4; i++) writers.push(await openPage(host));
   const readers = [await openPage('c.test'), await openPage('sub.a.test')];
@@ -106,10 +108,12 @@ test('200 concurrent small reads and writes across origins: no lost response, no
     });
     pages.push(page);
   }
-  // Files everyone may read.
+  // Files everyone may read: global and public, above GREASE's size limit, and
+  // no more than a site may look up between two gestures (16).
   const shared = await pages[0].evaluate(() =>
-    Promise.all(Array.from({ length: 20 }, (_, i) => storeBytes(patternBytes(1000 + i * 997, 200 + i), { origins: '*' }))),
+    Promise.all(Array.from({ length: 12 }, (_, i) => storeBytes(patternBytes(512_001 + i * 997, 200 + i), { origins: '*' }))),
   );
+  await makePublic(context, shared);
 
   const perPage = total / pages.length;
   const t0 = Date.now();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, expect, REPO_ROOT } from './fixtures.mjs';
 import { writePackage } from '../../scripts/lib/package.mjs';
+import { pagePath } from './server.mjs';
 
 const test = base.extend({
   extensionDir: [
@@ -31,7 +32,8 @@ test('the package holds the extension and nothing from the build or tests', asyn
 
 test('the unpacked package stores on one site and serves another that was granted', async ({ openPage, server, serviceWorker }) => {
   expect(serviceWorker.url()).toMatch(/^chrome-extension:\/\/[a-p]{32}\/extension\/sw\.js$/);
-  const a = await openPage('a.test');
+  // The page's Cross-Origin-Storage-Allow-Origin header authorizes the list.
+  const a = await openPage('a.test', pagePath({ ao: server.origin('b.test') }));
   const hex = await a.evaluate((b) => storeBytes(patternBytes(4000, 7), { origins: [b] }), server.origin('b.test'));
   const b = await openPage('b.test');
   expect((await b.evaluate((v) => outcome(() => readBack(v)), hex)).ok).toEqual({ size: 4000, hash: hex, name: hex });

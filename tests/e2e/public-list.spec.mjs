@@ -250,7 +250,8 @@ test('files picked on the settings page are hashed there and become public; remo
     { name: 'model.bin', mimeType: 'application/octet-stream', buffer: big },
     { name: 'tokenizer.bin', mimeType: 'application/octet-stream', buffer: small },
   ]);
-  await expect(options.locator('#status')).toContainText('Added 2 files to your public files.');
+  // Hashing 3 MiB in the page can take a while on a loaded machine.
+  await expect(options.locator('#status')).toContainText('Added 2 files to your public files.', { timeout: 30_000 });
   const entry = (hex) => options.locator(`#manual-list li[data-hash="${hex}"]`);
   await expect(entry(bigHash).locator('.name')).toHaveText('model.bin');
   await expect(entry(smallHash).locator('.name')).toHaveText('tokenizer.bin');

@@ -143,6 +143,8 @@ pub enum OpenMethod {
     RequestFileHandles,
     /// The `fetch()` integration.
     Fetch,
+    /// The declarative `crossoriginstorage` attribute.
+    Declarative,
 }
 
 impl OpenMethod {
@@ -152,6 +154,7 @@ impl OpenMethod {
             Self::RequestFileHandle => "requestFileHandle",
             Self::RequestFileHandles => "requestFileHandles",
             Self::Fetch => "fetch",
+            Self::Declarative => "declarative",
         }
     }
 }
@@ -257,6 +260,7 @@ mod tests {
             json!({"op": "open", "hash": hash, "origins": ["https://a.test"]}),
             json!({"op": "open", "hash": hash, "method": "requestFileHandles"}),
             json!({"op": "open", "hash": hash, "method": "fetch"}),
+            json!({"op": "open", "hash": hash, "method": "declarative"}),
             json!({"op": "read", "hash": hash}),
             json!({"op": "write-begin", "hash": hash, "origins": null}),
             json!({"op": "write", "session": "s"}),
