@@ -160,7 +160,7 @@ chrome.runtime.onConnect.addListener((port) => {
       // The frame went away before the reply.
     }
     const sender = /** @type {chrome.runtime.MessageSender} */ (port.sender);
-    topDocument.then((top) => top && calls.record(sender, top, { started, reply, trace }));
+    topDocument.then((top) => top && calls.record(sender, top, { started, reply, trace, realm: message?.realm }));
     keepAliveWhileWriting();
   });
   port.onDisconnect.addListener(() => {

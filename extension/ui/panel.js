@@ -12,7 +12,7 @@ import { el, formatBytes, showError } from './view.js';
  * @typedef {import('../pkg/cos_wasm.js').Trace} Trace
  * @typedef {{
  *   instance: string, seq: number, time: number, ms: number, frameId: number, documentId: string,
- *   topDocumentId: string, origin: string, url: string,
+ *   topDocumentId: string, origin: string, url: string, realm?: {kind: string, url?: string},
  *   reply: {ok: boolean, name?: string, code?: string, message?: string}, trace: Trace,
  * }} Call
  */
@@ -87,6 +87,15 @@ function options(trace) {
   return parts.join('; ');
 }
 
+/** The last path segment of a worker's script URL: enough to tell a page's workers apart. */
+const fileName = (/** @type {string} */ url) => {
+  try {
+    return new URL(url).pathname.split('/').pop() || url;
+  } catch {
+    return url;
+  }
+};
+
 /** @param {Call} call */
 function passes(call) {
   if (/** @type {HTMLInputElement} */ ($('refusals')).checked && call.reply.ok) return false;
@@ -100,12 +109,20 @@ function callRows(call) {
   const explanation = explain(call);
   const outcome = reply.ok ? 'ok' : reply.name ?? 'error';
   const frameLabel = call.frameId === 0 ? 'top' : `frame ${call.frameId}`;
+  const worker = call.realm && call.realm.kind !== 'window' ? call.realm : null;
   const main = el(
     'tr',
     {},
     el('td', { class: 'num' }, String(ordinals.get(keyOf(call)))),
     el('td', {}, time(call.time - call.ms)),
-    el('td', { class: 'frame', title: call.url }, call.origin, ' ', el('span', { class: 'id' }, frameLabel)),
+    el(
+      'td',
+      { class: 'frame', title: worker ? `${call.url}\n${worker.kind} worker: ${worker.url}` : call.url },
+      call.origin,
+      ' ',
+      el('span', { class: 'id' }, frameLabel),
+      worker && el('span', { class: 'worker' }, ` ${worker.kind} worker ${fileName(worker.url ?? '')}`),
+    ),
     el('td', { class: 'method' }, trace.method ?? trace.op ?? '?'),
     el('td', { class: 'hash', title: trace.hash ?? '' }, trace.hash ? `${trace.hash.slice(0, 12)}…` : ''),
     el('td', { class: 'options' }, options(trace)),

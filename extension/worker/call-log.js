@@ -37,9 +37,10 @@ const ANNOUNCE_INTERVAL_MS = 1000;
  * @typedef {import('../pkg/cos_wasm.js').Reply} Reply
  * @typedef {{
  *   instance: string, seq: number, time: number, ms: number, frameId: number, documentId: string, topDocumentId: string,
- *   origin: string, url: string, reply: {ok: boolean, name?: string, code?: string, message?: string},
+ *   origin: string, url: string, realm: Realm, reply: {ok: boolean, name?: string, code?: string, message?: string},
  *   trace: Trace,
  * }} Call
+ * @typedef {{kind: 'window' | 'dedicated' | 'shared', url?: string}} Realm the window or worker that called (a worker by its script URL)
  * @typedef {{
  *   top: string | null, retired: string[], calls: Call[], watchers: Set<chrome.runtime.Port>, announced: number,
  * }} TabRecord
@@ -89,16 +90,18 @@ export function createCallLog() {
    * One finished call from a frame of `tabId` whose top-level document is `topDocumentId`.
    * @param {chrome.runtime.MessageSender} sender the port's sender (the frame)
    * @param {string} topDocumentId
-   * @param {{started: number, reply: Reply | null, trace: Trace | undefined}} done
+   * @param {{started: number, reply: Reply | null, trace: Trace | undefined, realm: unknown}} done
+   *   `realm`: the window or worker the bridge tagged the channel with (a worker's
+ *   calls come over a channel of its creating document's frame)
    */
-  function record(sender, topDocumentId, { started, reply, trace }) {
+  function record(sender, topDocumentId, { started, reply, trace, realm }) {
     const tabId = sender.tab?.id;
     if (tabId === undefined || tabId < 0) return;
     const tab = recordOf(tabId);
     if (tab.retired.includes(topDocumentId)) return;
     // Before the commit was reported (or the worker started after it): this is the tab's document.
     if (tab.top === null) tab.top = topDocumentId;
-    const call = entry(sender, topDocumentId, started, reply, trace);
+    const call = entry(sender, topDocumentId, started, reply, trace, realm);
     tab.calls.push(call);
     if (tab.calls.length > MAX_CALLS_PER_TAB) tab.calls.splice(0, tab.calls.length - MAX_CALLS_PER_TAB);
     if (tab.top !== topDocumentId) return;
@@ -117,8 +120,9 @@ export function createCallLog() {
    * @param {number} started
    * @param {Reply | null} reply
    * @param {Trace | undefined} trace
+   * @param {unknown} realm
    */
-  function entry(sender, topDocumentId, started, reply, trace) {
+  function entry(sender, topDocumentId, started, reply, trace, realm) {
     const error = reply && 'error' in reply ? reply.error : null;
     return {
       instance,
@@ -130,6 +134,8 @@ export function createCallLog() {
       topDocumentId,
       origin: sender.origin ?? 'null',
       url: (sender.url ?? '').slice(0, MAX_TEXT),
+      // Bounded by the bridge, which built it (content/bridge.js realmOf).
+      realm: /** @type {Realm} */ (realm ?? { kind: 'window' }),
       reply: error
         ? { ok: false, name: error.name, code: error.code, message: String(error.message).slice(0, MAX_TEXT) }
         : { ok: Boolean(reply?.ok) },
@@ -171,3 +177,4 @@ export function createCallLog() {
 
   return { record, watch, followTabs };
 }
+

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, launchBrowser, EXTENSION_DIR, REPO_ROOT } from './fixtures.mjs';
 import { createHash } from 'node:crypto';
-import { pagePath, patternBytes } from './server.mjs';
+import { integrityOf, libScript, pagePath, patternBytes } from './server.mjs';
 import { admin, extensionId } from './sw-tools.mjs';
 
 const DEVTOOLS_PORT_NAME = 'cross-origin-storage:devtools';
@@ -313,6 +313,83 @@ test('the console hint: once per page load, the same words for every cause, none
   expect(hints()).toEqual([HINT, HINT, HINT]);
   // Nothing else the API printed names a cause.
   expect(messages.filter((text) => /budget|public hash list|permissions|scope|grease|allow=/i.test(text))).toEqual([]);
+});
+
+test("a tab's workers, fetch() and declarative lookups are in its record, named; a worker's refusal hints once, in its document's console", async ({
+  context,
+  serviceWorker,
+  openPage,
+  server,
+}) => {
+  test.setTimeout(90_000);
+  const page = await openPage('a.test');
+  const hints = [];
+  page.on('console', (message) => message.text() === HINT && hints.push(message.text()));
+  const tabId = await tabIdOf(serviceWorker, page);
+  const panel = await watch(context, serviceWorker, tabId);
+  const origin = server.origin('a.test');
+
+  // A dedicated worker, a worker it starts, and a shared worker: each misses one hash.
+  const misses = await page.evaluate(async () => {
+    const lookup = (v) => outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf(v)));
+    const worker = startWorker();
+    return {
+      dedicated: await worker.call(lookup, '1'.repeat(64)),
+      nested: await worker.call((v) => startWorker('rpc.js').call((v) => outcome(() => navigator.crossOriginStorage.getFileHandle(hashOf(v))), v), '2'.repeat(64)),
+      shared: await startSharedWorker().call(lookup, '3'.repeat(64)),
+    };
+  });
+  for (const miss of Object.values(misses)) expect(miss.name).toBe('NotFoundError');
+  // The workers' refusals print the hint in the page's console, once between them.
+  await expect.poll(() => hints.length).toBe(1);
+
+  // fetch(): a miss goes to the network and is stored on the way.
+  const bytes = patternBytes(2000, 41);
+  const fetched = await page.evaluate(
+    ([integrity]) => fetch('/bytes?size=2000&seed=41', { integrity, crossOriginStorage: '' }).then((r) => r.arrayBuffer()).then((b) => b.byteLength),
+    [integrityOf(bytes)],
+  );
+  expect(fetched).toBe(2000);
+  // A script inserted with crossoriginstorage: looked up before it loads.
+  const seed = 42;
+  await page.evaluate(
+    ([src, integrity]) =>
+      new Promise((resolve) => {
+        const script = Object.assign(document.createElement('script'), { onload: resolve, onerror: resolve });
+        script.setAttribute('src', src);
+        script.setAttribute('integrity', integrity);
+        script.setAttribute('crossoriginstorage', '');
+        document.head.appendChild(script);
+      }),
+    [`/lib.js?seed=${seed}`, integrityOf(libScript(seed))],
+  );
+  // The page's own miss after the workers': no second hint in this page load.
+  expect((await attempt(page, (v) => navigator.crossOriginStorage.getFileHandle(hashOf(v)), '4'.repeat(64))).name).toBe('NotFoundError');
+
+  const fileHash = createHash('sha256').update(bytes).digest('hex');
+  const calls = await panel.atLeast(8);
+  const lookupOf = (hex) => calls.find((c) => c.trace.op === 'open' && c.trace.hash === hex);
+  expect(lookupOf('1'.repeat(64))).toMatchObject({ frameId: 0, origin, realm: { kind: 'dedicated', url: `${origin}/workers/rpc.js` }, trace: { refusal: 'missing' } });
+  expect(lookupOf('2'.repeat(64)).realm).toEqual({ kind: 'dedicated', url: `${origin}/workers/rpc.js` });
+  expect(lookupOf('3'.repeat(64)).realm).toEqual({ kind: 'shared', url: `${origin}/workers/rpc-shared.js` });
+  expect(lookupOf('4'.repeat(64)).realm).toEqual({ kind: 'window' });
+  const fetchCalls = calls.filter((c) => c.trace.hash === fileHash);
+  expect(fetchCalls.map((c) => [c.trace.op, c.trace.method])).toEqual(
+    expect.arrayContaining([['open', 'fetch'], ['write-begin', 'createWritable'], ['close', 'close']]),
+  );
+  expect(fetchCalls.find((c) => c.trace.op === 'open' && !c.trace.create).trace.refusal).toBe('missing');
+  expect(fetchCalls.find((c) => c.trace.op === 'close').trace).toMatchObject({ verified: true });
+  await expect
+    .poll(async () => (await panel.calls()).find((c) => c.trace.hash === createHash('sha256').update(libScript(seed)).digest('hex'))?.trace.method)
+    .toBe('declarative');
+  await page.waitForTimeout(300);
+  expect(hints).toEqual([HINT]);
+
+  // The panel names the worker beside its frame.
+  const view = await context.newPage();
+  await view.goto(`chrome-extension://${extensionId(serviceWorker)}/extension/ui/panel.html?tab=${tabId}`);
+  await expect(view.locator('td.frame .worker').first()).toContainText('dedicated worker rpc.js');
+  await expect(view.locator('td.frame .worker', { hasText: 'shared worker rpc-shared.js' })).toHaveCount(1);
 });
 
 test('the record per tab: another tab\'s calls never appear; a new top-level document starts it afresh, a same-document navigation does not; a closed tab\'s goes', async ({

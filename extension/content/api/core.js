@@ -107,13 +107,15 @@
    * Once per page load, when the store answers NotFoundError or
    * NotAllowedError: where the developer can see why. Identical for every
    * cause (a plain miss included), so it tells nothing the error did not.
+   * A worker asks its creating document to print it (api/channels.js), so a
+   * page and its workers print it once between them.
    */
   const HINT = 'crossOriginStorage: a file was not available; open the Cross-Origin Storage panel in DevTools to see why';
   let hinted = false;
   env.hint = () => {
     if (hinted) return;
     hinted = true;
-    info(HINT);
+    if (!env.relayHint?.()) info(HINT);
   };
 
   /** @param {{ name?: string, message?: string }} [error] the worker's `{name, message}` */
