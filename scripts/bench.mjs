@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { launchBrowser, REPO_ROOT } from '../tests/e2e/fixtures.mjs';
-import { startBenchServer, patternHash } from '../tests/bench/server.mjs';
+import { launchBrowser, REPO_ROOT } from './lib/chromium.mjs';
+import { startBenchServer } from '../tests/bench/server.mjs';
+import { patternHash } from './lib/pattern.mjs';
 import { idleMemoryMiB, idleAfterGcMiB, withPeakMemory } from '../tests/bench/memory.mjs';
 import { cpuSnapshot, cpuSpent } from '../tests/bench/cpu.mjs';
 

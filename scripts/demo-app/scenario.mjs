@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchChromium, REPO_ROOT } from '../../tests/e2e/fixtures.mjs';
+import { launchChromium, REPO_ROOT } from '../lib/chromium.mjs';
 import { startHub } from '../hub/server.mjs';
 import { startApp } from './server.mjs';
 

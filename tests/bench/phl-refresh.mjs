@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { launchChromium } from '../e2e/fixtures.mjs';
+import { launchChromium } from '../../scripts/lib/chromium.mjs';
 import { startListServer } from '../e2e/list-server.mjs';
 import { browserPid, extensionId, liveWorker, sleep, stopWorkers } from '../e2e/sw-tools.mjs';
 import { DIGESTS, syntheticList } from './synthetic-list.mjs';

@@ -79,23 +79,7 @@ test('a site probing hundreds of public hashes without a gesture learns at most 
   // Timing: refusals of stored public files, of listed hashes nobody stored,
   // and of hashes on no list, interleaved; page-measured round trips.
   const kinds = { storedRefused: stored.slice(BUDGET), unstored: unstored.slice(0, 24), unlisted: randomHashes(24) };
-  const times = await b.evaluate(
-    async ({ kinds, rounds }) => {
-      const out = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-      const order = Object.keys(kinds);
-      for (let i = 0; i < rounds; i++) {
-        for (let j = 0; j < order.length; j++) {
-          const k = order[(i + j) % order.length];
-          const value = kinds[k][i % kinds[k].length];
-          const t = performance.now();
-          await navigator.crossOriginStorage.getFileHandle(hashOf(value)).catch(() => {});
-          out[k].push(performance.now() - t);
-        }
-      }
-      return out;
-    },
-    { kinds, rounds: ROUNDS },
-  );
+  const times = await b.evaluate(({ kinds, rounds }) => timeLookups(kinds, rounds), { kinds, rounds: ROUNDS });
   const d = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, distribution(v)]));
   console.log(`[budget] ${ROUNDS} refusals each over the budget (ms, page-measured getFileHandle):`);
   for (const [k, x] of Object.entries(d)) console.log(`[budget]   ${k.padEnd(13)} median ${x.median.toFixed(2)}, p90 ${x.p90.toFixed(2)}`);

@@ -6,7 +6,7 @@
 // COS_LONG=1 adds several kills at random points and waits out the 5-minute
 // idle expiry of a writable its page stopped feeding.
 import { test, expect, launchBrowser } from './fixtures.mjs';
-import { patternHash } from '../bench/server.mjs';
+import { patternHash } from '../../scripts/lib/pattern.mjs';
 import { MiB, admin, killBrowser, liveWorker, makePublic, restartWorker, sleep, storeState, inWorker } from './sw-tools.mjs';
 
 const LONG = process.env.COS_LONG === '1';

@@ -5,7 +5,8 @@
 // the caller reads it; without the member fetch() is untouched.
 import { test, expect } from './fixtures.mjs';
 import { makePublic } from './sw-tools.mjs';
-import { INC_WASM, integrityOf, patternBytes } from './server.mjs';
+import { INC_WASM, integrityOf } from './server.mjs';
+import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { createHash } from 'node:crypto';
 
 const hexOf = (bytes) => createHash('sha256').update(bytes).digest('hex');

@@ -4,7 +4,7 @@
 // of every Chromium process) held to a budget above idle that does not grow
 // with size. COS_LONG=1 adds 4 GiB and a throttled write lasting over 5 minutes.
 import { test, expect } from './fixtures.mjs';
-import { patternHash } from '../bench/server.mjs';
+import { patternHash } from '../../scripts/lib/pattern.mjs';
 import { idleAfterGcMiB, withPeakMemory } from '../bench/memory.mjs';
 
 const MiB = 1 << 20;

@@ -3,6 +3,7 @@
 // which the extension accepts over plain http), with CORS as a static file
 // host would send it. Logs every request.
 import { createServer } from 'node:http';
+import { listen } from '../../scripts/lib/serve.mjs';
 import { formatPublicHashList, sidecar } from '../../scripts/lib/public-hash-list.mjs';
 
 /**
@@ -29,12 +30,11 @@ export async function startListServer() {
     res.writeHead(route.status, { 'content-type': 'text/plain; charset=utf-8', 'access-control-allow-origin': '*' });
     res.end(route.body);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${server.address().port}`;
+  const listening = await listen(server, 0, '127.0.0.1');
   const serve = (path, body, status = 200) => routes.set(path, { status, body });
   return {
     requests,
-    url: (path) => base + path,
+    url: (path) => listening.url + path,
     /** Serves `body` (a string or Buffer) at `path` with `status`. */
     serve,
     /**
@@ -50,6 +50,6 @@ export async function startListServer() {
     fail(path, status = 503) {
       for (const p of [path, `${path}.sha256`]) serve(p, 'unavailable', status);
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close: listening.close,
   };
 }

@@ -3,7 +3,7 @@
 // Nothing may be lost, duplicated or seen half-written. Throughput is printed.
 // COS_LONG=1 scales both up (256 MiB shared file, 2,000 small operations).
 import { test, expect } from './fixtures.mjs';
-import { patternHash } from '../bench/server.mjs';
+import { patternHash } from '../../scripts/lib/pattern.mjs';
 import { MiB, admin, makePublic, storeState } from './sw-tools.mjs';
 
 const LONG = process.env.COS_LONG === '1';

@@ -3,6 +3,7 @@
 // hijacking and poisoning): a cross-site page must not tell a hidden file
 // from a missing one, by error or (roughly) by time; downgrades and widening
 // without the bytes change nothing; data:, blob: and file: documents get no API.
+import { readFileSync } from 'node:fs';
 import { writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,22 +77,8 @@ test('a cross-site prober gets the same NotFoundError for hidden and missing has
   expect((await b.evaluate((v) => outcome(() => readBack(v)), files.global)).ok?.hash).toBe(files.global);
 
   // Timing: the three kinds interleaved, getFileHandle round trips measured in the page.
-  const times = await b.evaluate(
-    async ({ kinds, rounds }) => {
-      const out = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-      const order = Object.keys(kinds);
-      for (let i = 0; i < rounds; i++) {
-        for (let j = 0; j < order.length; j++) {
-          const k = order[(i + j) % order.length];
-          const t = performance.now();
-          await navigator.crossOriginStorage.getFileHandle(hashOf(kinds[k])).catch(() => {});
-          out[k].push(performance.now() - t);
-        }
-      }
-      return out;
-    },
-    { kinds: { missing, sameSite: files.sameSite, listed: files.listed, visible: files.global }, rounds: ROUNDS },
-  );
+  const kinds = { missing: [missing], sameSite: [files.sameSite], listed: [files.listed], visible: [files.global] };
+  const times = await b.evaluate(({ kinds, rounds }) => timeLookups(kinds, rounds), { kinds, rounds: ROUNDS });
   const d = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, distribution(v)]));
   const fmt = (x) => `median ${x.median.toFixed(2)} ms, p90 ${x.p90.toFixed(2)} ms`;
   console.log(`[probe] ${ROUNDS} rounds each (ms, page-measured getFileHandle):`);
@@ -197,20 +184,12 @@ const inspect = (target) =>
         : await rawChannel(parent)({ op: 'open', hash: { algorithm: 'SHA-256', value: '0'.repeat(64) } }, undefined, 1500),
   }));
 
-const HELPERS = `<script>
-function rawChannel(target = window) {
-  const { port1, port2 } = new MessageChannel();
-  target.postMessage({ type: 'cross-origin-storage:connect' }, '*', [port2]);
-  port1.start();
-  let nextId = 0;
-  return (request, data, timeoutMs = 3000) => new Promise((resolve) => {
-    const id = ++nextId;
-    const timer = setTimeout(() => resolve({ timeout: true }), timeoutMs);
-    port1.addEventListener('message', ({ data: reply }) => { if (reply?.id === id) { clearTimeout(timer); resolve({ ok: reply.ok, error: reply.error }); } });
-    port1.postMessage({ id, request, data });
-  });
-}
-</script>`;
+/**
+ * The in-page helpers (rawChannel), inline, for documents made from text:
+ * data:, blob: and file: pages (an opaque or file origin cannot be counted on
+ * to load them from the test server).
+ */
+const HELPERS = `<script>${readFileSync(new URL('./pages/helpers.js', import.meta.url), 'utf8')}</script>`;
 
 const NOTHING = { api: false, manager: 'undefined', self: { timeout: true } };
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, EXTENSION_DIR, REPO_ROOT, launchBrowser } from './fixtures.mjs';
 import { listText, startListServer } from './list-server.mjs';
-import { patternBytes } from './server.mjs';
+import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { extensionId, inWorker, liveWorker, restartWorker } from './sw-tools.mjs';
 
 const LIST_PATH = '/lists/public_hash_list.txt';

@@ -2,18 +2,13 @@
 // 127.0.0.1 (--host-resolver-rules), so the Host header picks the origin.
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
+import { listen } from '../../scripts/lib/serve.mjs';
+import { sendPattern } from '../../scripts/lib/pattern.mjs';
 import { readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 
 const PAGES = new URL('./pages/', import.meta.url).pathname;
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript' };
-
-/** Deterministic bytes so tests can hash them independently: byte i = (i * 31 + seed) & 255. */
-export function patternBytes(size, seed = 0, offset = 0) {
-  const out = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) out[i] = ((offset + i) * 31 + seed) & 255;
-  return out;
-}
 
 /** A WebAssembly module exporting inc(i32) -> i32 (adds one). */
 export const INC_WASM = Buffer.from([
@@ -75,15 +70,7 @@ export async function startServer() {
     }
     if (url.pathname === '/bytes') {
       const size = Number(url.searchParams.get('size'));
-      const seed = Number(url.searchParams.get('seed') ?? 0);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'access-control-allow-origin': '*' });
-      // Streamed in 64 KiB pieces, as a network response would arrive. The
-      // pattern repeats every 256 bytes, so every piece is the same one.
-      const piece = patternBytes(65536, seed);
-      for (let off = 0; off < size; off += 65536) {
-        if (!res.write(piece.subarray(0, Math.min(65536, size - off)))) await new Promise((r) => res.once('drain', r));
-      }
-      return res.end();
+      return sendPattern(res, size, Number(url.searchParams.get('seed') ?? 0), { 'access-control-allow-origin': '*' });
     }
     const name = url.pathname === '/' ? 'page.html' : normalize(url.pathname).replace(/^\/+/, '');
     try {
@@ -114,12 +101,5 @@ export async function startServer() {
       res.writeHead(404).end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = server.address().port;
-  return {
-    port,
-    requests,
-    origin: (host) => `http://${host}:${port}`,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
+  return { requests, ...(await listen(server, 0, '127.0.0.1')) };
 }

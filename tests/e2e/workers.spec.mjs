@@ -6,7 +6,7 @@
 // 512 MiB file written from a worker the way wllama writes.
 import { test, expect } from './fixtures.mjs';
 import { makePublic, MiB } from './sw-tools.mjs';
-import { patternHash } from '../bench/server.mjs';
+import { patternHash } from '../../scripts/lib/pattern.mjs';
 import { idleAfterGcMiB, withPeakMemory } from '../bench/memory.mjs';
 
 /** What a library can check about the interface, from inside the scope it runs in. */

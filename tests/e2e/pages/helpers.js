@@ -48,6 +48,27 @@ async function outcome(fn) {
 }
 
 /**
+ * Times `getFileHandle` round trips, as a prober would: `kinds` maps a name
+ * to the hex hashes of that kind; `rounds` rounds each look up one hash of
+ * every kind, in rotating order so no kind always comes first. Returns the
+ * milliseconds per kind; refusals are expected and ignored.
+ */
+async function timeLookups(kinds, rounds) {
+  const out = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  const order = Object.keys(kinds);
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < order.length; j++) {
+      const k = order[(i + j) % order.length];
+      const value = kinds[k][i % kinds[k].length];
+      const t = performance.now();
+      await cos().getFileHandle(hashOf(value)).catch(() => {});
+      out[k].push(performance.now() - t);
+    }
+  }
+  return out;
+}
+
+/**
  * Speaks the bridge protocol directly, as any script on a page can: posts a
  * connect message to `target` (this window by default) and returns a function
  * sending raw requests. Replies are summarised (a File cannot leave the page).
