@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, launchBrowser, EXTENSION_DIR, REPO_ROOT } from './fixtures.mjs';
 import { createHash } from 'node:crypto';
-import { integrityOf, libScript, pagePath, patternBytes } from './server.mjs';
+import { integrityOf, libScript, pagePath } from './server.mjs';
+import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { admin, extensionId } from './sw-tools.mjs';
 
 const DEVTOOLS_PORT_NAME = 'cross-origin-storage:devtools';
@@ -22,7 +23,8 @@ const tabIdOf = (serviceWorker, page) =>
 
 /**
  * An extension page (the admin tier) watching `tabId`'s record over the
- * panel's port, as panel.js does: `calls()` is what it was sent, resets applied.
+ * panel's port, as panel.js does: `calls()` is what it was sent, resets
+ * applied. Returns once the record so far has arrived.
  */
 async function watch(context, serviceWorker, tabId) {
   const page = await context.newPage();
@@ -31,12 +33,16 @@ async function watch(context, serviceWorker, tabId) {
     ({ name, tabId }) => {
       window.record = [];
       const port = chrome.runtime.connect({ name });
+      // Resolved by the worker's first message: everything it had for the tab.
+      const { promise, resolve } = Promise.withResolvers();
       port.onMessage.addListener((message) => {
         if (message.call) return window.record.push(message.call);
         if (message.reset) window.record = [];
         for (const call of message.calls) if (!window.record.some((c) => c.seq === call.seq)) window.record.push(call);
+        resolve();
       });
       port.postMessage({ watch: tabId });
+      return promise;
     },
     { name: DEVTOOLS_PORT_NAME, tabId },
   );
