@@ -23,7 +23,7 @@
    * tags the channel's requests with it): a page's workers are its own, so
    * naming them tells the extension nothing the page could not say.
    */
-  const realm = kind === 'window' ? { kind } : { kind, url: env.setup.scriptURL };
+  const realm = /** @type {CrossOriginStorageRealm} */ (kind === 'window' ? { kind } : { kind, url: env.setup.scriptURL });
   /** Never settles: a channel whose frame outlives its user. */
   const NEVER = new Promise(() => {});
   env.BOOT = 'cross-origin-storage:boot';
