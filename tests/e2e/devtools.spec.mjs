@@ -3,7 +3,8 @@
 // by pages that trigger every refusal cause; the panel page rendered
 // standalone for a tab, in light and dark mode; the console hint; and the
 // attacker's side: no page, content script or other extension reads the
-// record, and no tab's record holds another tab's calls.
+// record, no tab's record holds another tab's calls, and an incognito tab's
+// record stays in the incognito worker.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { test, expect, launchBrowser, EXTENSION_DIR, REPO_ROOT } from './fixture
 import { createHash } from 'node:crypto';
 import { integrityOf, libScript, pagePath } from './server.mjs';
 import { patternBytes } from '../../scripts/lib/pattern.mjs';
-import { admin, extensionId } from './sw-tools.mjs';
+import { admin, extensionId, liveWorker } from './sw-tools.mjs';
+import { DEBUG_PORT_ARG, allowInIncognito, browserDevTools } from './cdp-tools.mjs';
 
 const DEVTOOLS_PORT_NAME = 'cross-origin-storage:devtools';
 const HINT = 'crossOriginStorage: a file was not available; open the Cross-Origin Storage panel in DevTools to see why';
@@ -443,6 +445,78 @@ test('the record per tab: another tab\'s calls never appear; a new top-level doc
   await x.close();
   await expect.poll(() => hashes(watchX)).toEqual([]);
   expect(await hashes(await watch(context, serviceWorker, xId))).toEqual([]);
+});
+
+test("an incognito tab's calls are in the incognito worker's record only: the regular profile's pages never see them", async ({ server, userDataDir }) => {
+  test.setTimeout(120_000);
+  const context = await launchBrowser(userDataDir, server, { args: [DEBUG_PORT_ARG] });
+  const devtools = await browserDevTools(userDataDir);
+  try {
+    const extension = extensionId(context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker')));
+    expect(await allowInIncognito(context, extension), 'the extension can be allowed in incognito').toBe(true);
+    const regular = await context.newPage();
+    await regular.goto(server.origin('a.test') + '/page.html');
+    await attempt(regular, (v) => navigator.crossOriginStorage.getFileHandle(hashOf(v)), '7'.repeat(64));
+
+    // An incognito window (split mode: its own worker), driven over DevTools.
+    const url = `${server.origin('a.test')}/page.html?incognito`;
+    await (await liveWorker(context)).evaluate((url) => chrome.windows.create({ incognito: true, url }).then(() => {}), url);
+    const targetOf = async (predicate) => {
+      await expect.poll(async () => (await devtools.targets()).some(predicate), { timeout: 15_000 }).toBe(true);
+      return (await devtools.targets()).find(predicate);
+    };
+    const tabTarget = await targetOf((t) => t.type === 'page' && t.url === url);
+    const tab = await devtools.attach(tabTarget.targetId);
+    const loaded = () => tab.evaluate(() => document.readyState === 'complete' && 'crossOriginStorage' in navigator);
+    await expect.poll(loaded).toBe(true);
+    const miss = (hex) => tab.evaluate((hex) => navigator.crossOriginStorage.getFileHandle({ algorithm: 'SHA-256', value: hex }).then(() => 'found', (e) => e.name), hex);
+    // The session's first page loads before the incognito worker runs, which
+    // then refuses it (it never saw its headers): its first request starts the
+    // worker, and the reloaded page is seen.
+    await miss('0'.repeat(64));
+    await tab.evaluate(() => void (window.beforeReload = true));
+    await tab.send('Page.reload');
+    await expect.poll(() => tab.evaluate(() => !window.beforeReload)).toBe(true);
+    await expect.poll(loaded).toBe(true);
+    expect(await miss('8'.repeat(64))).toBe('NotFoundError');
+
+    // The incognito worker's own extension page reads the tab's record: the call is there.
+    const incognitoWorker = await devtools.attach(
+      (await targetOf((t) => t.type === 'service_worker' && t.url.includes(extension) && t.browserContextId === tabTarget.browserContextId)).targetId,
+    );
+    const tabId = await incognitoWorker.evaluate((url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url)?.id), url);
+    expect(tabId).toEqual(expect.any(Number));
+    const pageUrl = `chrome-extension://${extension}/extension/ui/explanations.html?incognito`;
+    await incognitoWorker.evaluate((url) => chrome.tabs.create({ url }).then(() => {}), pageUrl);
+    const incognitoPage = await devtools.attach((await targetOf((t) => t.type === 'page' && t.url === pageUrl)).targetId);
+    await expect.poll(() => incognitoPage.evaluate(() => document.readyState)).toBe('complete');
+    /** The hashes (first digit) of `tabId`'s record, as an extension page in `page` is sent it. */
+    const recordIn = (page, tabId) =>
+      page.evaluate(
+        ([name, tabId]) =>
+          new Promise((resolve) => {
+            const port = chrome.runtime.connect({ name });
+            port.onMessage.addListener((message) => resolve((message.calls ?? []).map((c) => c.trace.hash?.[0])));
+            port.postMessage({ watch: tabId });
+          }),
+        [DEVTOOLS_PORT_NAME, tabId],
+      );
+    await expect.poll(() => recordIn(incognitoPage, tabId)).toContain('8');
+
+    // The regular profile's extension page, watching the same tab id: nothing.
+    const regularPage = await context.newPage();
+    await regularPage.goto(`chrome-extension://${extension}/extension/ui/explanations.html`);
+    expect(await recordIn(regularPage, tabId), "the incognito tab's record, read from the regular profile").toEqual([]);
+    // And the regular tab's record holds only its own call.
+    const regularTabId = await (await liveWorker(context)).evaluate(
+      (url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url)?.id),
+      regular.url(),
+    );
+    expect(await recordIn(regularPage, regularTabId)).toEqual(['7']);
+  } finally {
+    await devtools.close();
+    await context.close();
+  }
 });
 
 test('no page, content script or other extension reads the record; the extension\'s own page does', async ({ server, userDataDir }) => {
