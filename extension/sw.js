@@ -14,6 +14,7 @@ import { createPublicLists } from './worker/public-list.js';
 import { recordDocumentHeaders } from './worker/document-headers.js';
 import { callerFacts, topDocumentOf } from './worker/frame-facts.js';
 import { createCallLog } from './worker/call-log.js';
+import { createSiteSwitch } from './worker/site-switch.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -23,6 +24,7 @@ const DEFAULT_BUDGET_SHARE = 0.5;
 /** The Public Hash List shipped with the extension. */
 const BUNDLED_LIST = chrome.runtime.getURL('extension/pkg/public_hash_list.txt');
 
+const siteSwitch = createSiteSwitch();
 const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store }) => store), announceChange);
 const ready = start();
 // Before any document it will be asked about commits.
@@ -30,6 +32,10 @@ recordDocumentHeaders();
 /** What each tab's calls were and why they were answered so: for the DevTools panel only. */
 const calls = createCallLog();
 calls.followTabs();
+// Install, update and browser start wake the worker, whose start registers
+// the content scripts (they give pages the API) if they are not registered.
+chrome.runtime.onInstalled.addListener(() => ready);
+chrome.runtime.onStartup.addListener(() => ready);
 
 async function start() {
   await lockDown();
@@ -40,10 +46,13 @@ async function start() {
     loadPersisted(records),
   ]);
   const store = new Store(crypto.getRandomValues(new Uint8Array(32)));
+  const restored = store.restore(persisted);
+  // Pages get the API only once the content scripts are registered (first
+  // install, update): not held up by the Public Hash List.
+  const switched = siteSwitch.startUp(store);
   // A list that does not verify lists nothing (fail closed), never stops the store.
   await publicLists.startUp(store).catch((e) => console.error('no Public Hash List loaded', e));
   store.setDefaultBudget(Math.floor((estimate.quota ?? 0) * DEFAULT_BUDGET_SHARE));
-  const restored = store.restore(persisted);
   if (restored.skippedEntries || restored.reset.length) {
     console.warn(`ignored ${restored.skippedEntries} malformed index entries; reset to defaults: ${restored.reset.join(', ') || 'nothing'}`);
   }
@@ -52,6 +61,8 @@ async function start() {
     announceChange();
   };
   const runner = createRunner(store, createStorage(store, persist));
+  // The sites turned off (the policy's as last read) are refused before anyone is answered.
+  await switched;
   // Storage and index agree before anyone is answered.
   await runner.run(store.startUp(Date.now()));
   return { store, runner };
@@ -82,13 +93,19 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     return false;
   }
   if (tier !== 'admin') return false;
+  const refused = siteSwitch.refusal(message?.request);
+  if (refused) {
+    sendResponse(refused);
+    return false;
+  }
   if (message?.publicList) {
     publicLists.handle(message.publicList).then(sendResponse);
     return true;
   }
   ready
     .then(({ store, runner }) => runner.run(store.admin(message?.request, Date.now())))
-    .then(({ reply }) => sendResponse(reply), (e) => sendResponse(transportError(e)))
+    // A site turned off or on: the content scripts follow before the answer.
+    .then(({ reply }) => siteSwitch.sync().then(() => sendResponse(reply)), (e) => sendResponse(transportError(e)))
     .finally(keepAliveWhileWriting);
   return true;
 });

@@ -1,7 +1,8 @@
 // MAIN world, at document_start: installs navigator.crossOriginStorage in
 // this window. The API is made of parts (extension/content/api/*.js), which
-// the manifest runs just before this file; each adds its function to a
-// global that is taken and deleted here, before any page script runs. The
+// run just before this file (the worker registers them in that order:
+// extension/worker/content-scripts.js); each adds its function to a global
+// that is taken and deleted here, before any page script runs. The
 // same parts, as source text, install the API in every worker the page
 // starts (api/workers.js), so windows and workers share one implementation.
 'use strict';

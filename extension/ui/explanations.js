@@ -57,6 +57,12 @@ export const CAUSES = /** @type {const} */ ([
     fix: 'Add allow="cross-origin-storage" to the <iframe> that loads the frame, and make sure no Permissions-Policy header on the way (the page\'s or a parent\'s) leaves the origin out.',
   },
   {
+    id: 'disabled-for-site',
+    title: 'Turned off for this site',
+    why: 'You (or an enterprise policy) turned Cross-Origin Storage off for this site in the extension. A page loaded before that keeps the API until it reloads, but every request is refused; after a reload the page has no navigator.crossOriginStorage at all.',
+    fix: 'Turn it on again with the switch in the extension\'s popup or on the settings page (a site the policy turned off stays off), then reload the page.',
+  },
+  {
     id: 'allow-origin-ceiling',
     title: 'Origins left out by the Allow-Origin ceiling',
     why: 'A write can share a file only with origins the writing document\'s Cross-Origin-Storage-Allow-Origin response header names, so a script the site merely embeds cannot share more widely. Origins it does not name were left out; with none left, the file is kept for the storing site only.',
@@ -122,6 +128,7 @@ export function explain({ reply, trace, origin }) {
     };
   }
   if (reply.ok) return null;
+  if (reply.code === 'disabled-for-site') return refusal('disabled-for-site', cause('disabled-for-site').why, cause('disabled-for-site').fix);
   if (reply.name === 'TypeError' || reply.name === 'NotSupportedError') return refusal('invalid', reply.message ?? '', cause('invalid').fix);
   return refusal('other', `${reply.name}: ${reply.message}`, cause('other').fix);
 }

@@ -1,8 +1,10 @@
-// The settings page: storage budget, the Public Hash List (the list in use,
-// where it is refreshed from) and the user's own public files. Every change
+// The settings page: storage budget, the sites where the API is off, the
+// Public Hash List (the list in use, where it is refreshed from) and the
+// user's own public files. Every change
 // is sent at once; the worker applies it to the next request and persists
 // it, so nothing needs a reload.
 import { admin, onStoreChange, publicList } from './admin.js';
+import { renderDisabledSites, wireDisabledSites } from './disabled-sites.js';
 import { sha256Hex } from './hash-file.js';
 import { el, formatBytes, noun, showError } from './view.js';
 
@@ -88,6 +90,7 @@ async function refresh() {
   try {
     [summary, list] = await Promise.all([admin({ op: 'summary' }), publicList({ op: 'status' })]);
     renderBudget();
+    renderDisabledSites(summary);
     renderList();
     await renderManual();
   } catch (e) {
@@ -119,6 +122,8 @@ $('budget-form').addEventListener('submit', (event) => {
   saveSettings({ budgetBytes: bytes }, `Budget set to ${formatBytes(bytes)}.`);
 });
 $('budget-reset').addEventListener('click', () => saveSettings({ budgetBytes: null }, 'Budget reset to the default.'));
+
+wireDisabledSites(change);
 
 /** A list request; then what the list in use is now. A refresh that failed rejects. */
 async function listChange(request) {

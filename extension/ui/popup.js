@@ -1,6 +1,7 @@
 // The popup: what the store holds, what it saved, and the user's delete actions.
 import { admin, onStoreChange } from './admin.js';
 import { drawChart, MAX_ROWS } from './chart.js';
+import { onSiteSwitch, renderSiteSwitch } from './site-switch.js';
 import { bytesEl, el, formatBytes, noun, showError, timeAgo } from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -117,6 +118,7 @@ async function refresh() {
     // Named by its registrable domain: the filter and the deletion cover the whole site.
     if (tab) tab.host = new URL(summary.site.site).hostname;
     render();
+    if (tab) renderSiteSwitch(summary, tab.host);
   } catch (e) {
     showError(`Could not read the store: ${e.message}`);
   }
@@ -186,6 +188,7 @@ async function start() {
     $('site-name').textContent = `this site (${tab.host})`;
     $('site-filter').hidden = false;
     $('delete-site').hidden = false;
+    onSiteSwitch(tab.origin, refresh);
   }
   onStoreChange(refresh);
 }

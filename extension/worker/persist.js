@@ -23,6 +23,8 @@ const SETTINGS = 'settings';
 const PROBES = 'probes:';
 /** The user's own Public Hash List entries. */
 const MANUAL_HASHES = 'manual-hashes';
+/** The user's sites where the API is off (the per-site switch). */
+const DISABLED_SITES = 'disabled-sites';
 
 /** The records of this profile: chrome.storage.local, or in-memory OPFS when incognito. */
 export function profileRecords() {
@@ -57,7 +59,19 @@ export async function loadPersisted(records) {
     settings: all[SETTINGS] ?? null,
     probes: prefixed(PROBES),
     manualHashes: all[MANUAL_HASHES] ?? null,
+    disabledSites: await userDisabledSites(all),
   };
+}
+
+/**
+ * The user's sites where the API is off. A setting, not history: an
+ * incognito instance uses the regular profile's list, read once at its start
+ * (it writes nothing to chrome.storage, and turns no site off or on itself).
+ * @param {Record<string, unknown>} all this profile's records
+ */
+async function userDisabledSites(all) {
+  if (!chrome.extension.inIncognitoContext) return all[DISABLED_SITES] ?? null;
+  return (await chrome.storage.local.get(DISABLED_SITES))[DISABLED_SITES] ?? null;
 }
 
 /**
@@ -65,7 +79,7 @@ export async function loadPersisted(records) {
  * @param {Changes} changes
  * @returns {Writes}
  */
-export function writesOf({ entries, totals, settings, probes, manualHashes }) {
+export function writesOf({ entries, totals, settings, probes, manualHashes, disabledSites }) {
   /** @type {Writes} */
   const writes = { set: {}, remove: [] };
   const apply = (/** @type {string} */ key, /** @type {unknown} */ value) =>
@@ -75,6 +89,7 @@ export function writesOf({ entries, totals, settings, probes, manualHashes }) {
   if (totals) writes.set[TOTALS] = totals;
   if (settings) writes.set[SETTINGS] = settings;
   if (manualHashes) writes.set[MANUAL_HASHES] = manualHashes;
+  if (disabledSites) writes.set[DISABLED_SITES] = disabledSites;
   return writes;
 }
 

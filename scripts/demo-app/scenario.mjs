@@ -24,7 +24,7 @@ import { startHub } from '../hub/server.mjs';
 import { startApp } from './server.mjs';
 
 // Transformers.js 4.2 bundles its own ONNX Runtime JS; the .wasm it loads must be the same version.
-const LEGACY_ORT_DIR = path.join(REPO_ROOT, 'node_modules/transformers-legacy/node_modules/onnxruntime-web/dist');
+export const LEGACY_ORT_DIR = path.join(REPO_ROOT, 'node_modules/transformers-legacy/node_modules/onnxruntime-web/dist');
 
 /** Model weights and ONNX Runtime binaries: what COS must spare origin B (LFS pointers under /raw/ are not). */
 export const isHeavy = (request) => /\.(onnx|wasm)$/.test(request.path) && !request.path.includes('/raw/');
@@ -113,15 +113,18 @@ export async function startServers({ hosts, legacy = false }) {
  * user would (a deployment can set the same URL by enterprise policy instead), and waits for the
  * refresh. Returns the list the page then shows in use: {source, url, version, count}.
  */
-async function useHubList(context, hubUrl) {
+export async function useHubList(context, hubUrl) {
   const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
   const page = await context.newPage();
   try {
     await page.goto(`chrome-extension://${new URL(worker.url()).host}/extension/ui/options.html`);
     await page.locator('#phl-url').fill(`${hubUrl}/public-hash-list/public_hash_list.txt`);
     await page.locator('#phl-save').click();
-    // The page says "Saved" once the refresh worked, or shows why it did not.
-    await page.waitForFunction(() => /Saved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden);
+    // The page shows the list in use once the refresh worked (it says "Saved" a moment before it
+    // renders the list, so that alone would read the bundled one), or shows why it did not.
+    await page.waitForFunction(
+      () => document.querySelector('#phl-source [data-source]')?.dataset.source === 'url' || !document.getElementById('error').hidden,
+    );
     const list = await page.evaluate(() => ({
       source: document.querySelector('#phl-source [data-source]').dataset.source,
       version: document.getElementById('phl-version').textContent,

@@ -3,6 +3,7 @@
 //   /                     -> scripts/demo-app/ (or --root DIR)
 //   /vendor/transformers/ -> node_modules/@huggingface/transformers/dist/
 //   /vendor/transformers-legacy/ -> node_modules/transformers-legacy/dist/ (4.2)
+//   /vendor/wllama/       -> node_modules/@wllama/wllama/esm/ (the compatibility matrix, tests/compat/)
 // Usage: node scripts/demo-app/server.mjs [--port N] [--host H] [--root DIR]   (env APP_PORT)
 // Port 0 picks a free one; the URL is printed as one JSON line: {"app":"http://127.0.0.1:PORT"}.
 import { createServer } from 'node:http';
@@ -13,10 +14,11 @@ import path from 'node:path';
 import { cliArg, listen } from '../lib/serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-// Transformers.js 4.3 (default) and 4.2 (npm alias transformers-legacy, for the plural requestFileHandles).
+// Transformers.js 4.3 (default) and 4.2 (npm alias transformers-legacy, for the plural requestFileHandles); wllama.
 const VENDOR = {
   '/vendor/transformers/': path.resolve(HERE, '../../node_modules/@huggingface/transformers/dist'),
   '/vendor/transformers-legacy/': path.resolve(HERE, '../../node_modules/transformers-legacy/dist'),
+  '/vendor/wllama/': path.resolve(HERE, '../../node_modules/@wllama/wllama/esm'),
 };
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',

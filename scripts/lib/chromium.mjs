@@ -2,6 +2,7 @@
 // Chromium (never a downloaded browser), a persistent profile, the unpacked
 // extension, and *.test names resolved to this machine.
 import { chromium } from '@playwright/test';
+import { CONTENT_SCRIPTS } from '../../extension/worker/content-scripts.js';
 
 export const REPO_ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 /** The unpacked extension under test: the repository root unless overridden (mutation checks). */
@@ -42,10 +43,23 @@ export async function launchChromium(
   });
   // As for a user, pages come once the extension runs: one that commits
   // before its worker listens has no headers on record and is refused
-  // (extension/worker/document-headers.js).
-  if (extension) await (context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'))).evaluate(() => true);
+  // (extension/worker/document-headers.js), and one that loads before the
+  // first registration of the content scripts has no API.
+  if (extension) await contentScriptsRegistered(context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker')));
   if (sizedBlobStore) await sizeBlobStore(context);
   return context;
+}
+
+/**
+ * Waits until the extension's worker `sw` has registered its content scripts
+ * (at its first start; later starts find them registered).
+ */
+export async function contentScriptsRegistered(sw, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await sw.evaluate(() => chrome.scripting.getRegisteredContentScripts())).length < CONTENT_SCRIPTS.length) {
+    if (Date.now() > deadline) throw new Error('the extension registered no content scripts');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**

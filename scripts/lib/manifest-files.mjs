@@ -1,7 +1,9 @@
-// The files the extension cannot start without: those manifest.json names and
-// those scripts/build writes into extension/pkg/ for the service worker.
+// The files the extension cannot start without: those manifest.json names,
+// the content scripts the worker registers (extension/worker/content-scripts.js)
+// and those scripts/build writes into extension/pkg/ for the service worker.
 // Shared by scripts/check-manifest.mjs (after a build) and
 // scripts/lib/package.mjs (before zipping).
+import { CONTENT_SCRIPTS } from '../../extension/worker/content-scripts.js';
 
 export const BUILT_FILES = [
   'extension/pkg/cos_wasm.js',
@@ -10,11 +12,11 @@ export const BUILT_FILES = [
   'extension/pkg/public_hash_list.txt.sha256',
 ];
 
-/** Paths relative to the extension root, as `manifest` names them, then the built files. */
+/** Paths relative to the extension root, as `manifest` and the registrations name them, then the built files. */
 export function requiredFiles(manifest) {
   return [
     manifest.background.service_worker,
-    ...manifest.content_scripts.flatMap((c) => c.js),
+    ...CONTENT_SCRIPTS.flatMap((c) => c.js),
     manifest.action?.default_popup,
     manifest.options_ui?.page,
     manifest.devtools_page,

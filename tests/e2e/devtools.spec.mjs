@@ -152,6 +152,11 @@ test('every refusal cause reaches the panel\'s record with its reason; the page 
       return (await panel.calls()).at(-1).trace.refusal;
     })
     .toBe('missing');
+
+  // The user turns the API off for the site: the loaded page keeps it, refused; the record says why.
+  await admin(context, serviceWorker, { op: 'disable-site', origin: a_ });
+  expect((await attempt(a, (v) => navigator.crossOriginStorage.getFileHandle(hashOf(v)), 'c'.repeat(64))).name).toBe('NotAllowedError');
+  await expect.poll(async () => (await panel.calls()).at(-1)).toMatchObject({ reply: { code: 'disabled-for-site' }, trace: { op: 'open', hash: 'c'.repeat(64) } });
 });
 
 test('GREASE: a site reading small public files until the engine refuses one sees why in the record, and the page a plain miss', async ({

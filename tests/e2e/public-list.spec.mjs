@@ -6,10 +6,10 @@
 // can read: a file a.test stored for every site reaches b.test only while
 // its hash is listed.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, expect, EXTENSION_DIR, REPO_ROOT, launchBrowser } from './fixtures.mjs';
+import { test, expect, REPO_ROOT, launchBrowser } from './fixtures.mjs';
+import { copyExtension, POLICY_DIR, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 import { listText, startListServer } from './list-server.mjs';
 import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { extensionId, inWorker, liveWorker, restartWorker } from './sw-tools.mjs';
@@ -178,14 +178,6 @@ test('a saved list that no longer verifies is not used after a restart: the bund
   }
 });
 
-/** A copy of the extension under test in a new directory (so a new extension id), changed by `edit(dir)`. */
-async function copyExtension(edit = async () => {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'cos-extension-'));
-  for (const path of ['manifest.json', 'README.md', 'extension']) await cp(join(EXTENSION_DIR, path), join(dir, path), { recursive: true });
-  await edit(dir);
-  return dir;
-}
-
 test('fail closed: with no valid list ever loaded, a global file reaches no other site', async ({ server, userDataDir }) => {
   // The bundled list's sidecar is wrong and no refresh ever succeeded.
   const extensionDir = await copyExtension((dir) =>
@@ -265,31 +257,6 @@ test('files picked on the settings page are hashed there and become public; remo
   await readsNotFound(b, bigHash);
   await readsOk(b, smallHash);
 });
-
-/** Chromium's id for an unpacked extension: the SHA-256 of its absolute path, first 32 hex digits spelled a-p. */
-const unpackedId = (path) => [...sha256(path).slice(0, 32)].map((h) => String.fromCharCode(97 + parseInt(h, 16))).join('');
-
-const POLICY_DIR = '/etc/chromium/policies/managed';
-
-/**
- * Writes a Chromium policy file for extension `id` and returns a function
- * removing it (and the directories, if this created them and they are empty).
- * The file names only this id, which only this test's copy of the extension
- * has, so other browsers running at the same time are not affected.
- */
-async function writeExtensionPolicy(id, policy) {
-  const created = await mkdir(POLICY_DIR, { recursive: true });
-  const file = join(POLICY_DIR, `cos-test-${id}.json`);
-  await writeFile(file, JSON.stringify({ '3rdparty': { extensions: { [id]: policy } } }));
-  return async () => {
-    await rm(file, { force: true });
-    if (!created) return;
-    // Up to the first directory mkdir created; another run may have put a file there meanwhile.
-    for (let dir = POLICY_DIR; dir.length >= created.length; dir = join(dir, '..')) {
-      if (!(await rmdir(dir).then(() => true, () => false))) break;
-    }
-  };
-}
 
 test('enterprise policy sets the refresh URL, over the user\'s, and the settings page says so', async ({ server, userDataDir }) => {
   test.skip(process.getuid?.() !== 0, `writing ${POLICY_DIR} needs root`);

@@ -39,6 +39,12 @@ pub enum CosError {
     #[error("the Permissions Policy of this document does not allow \"cross-origin-storage\"")]
     DisabledByPermissionsPolicy,
 
+    /// The user (or their administrator) turned the API off for the
+    /// caller's own site: a frame loaded before that still has its scripts.
+    /// Depends only on the caller's own site.
+    #[error("cross-origin storage is turned off for this site; it is gone once the page reloads")]
+    DisabledForSite,
+
     /// Missing and not-disclosed entries must be indistinguishable: one message for both.
     #[error("no file with this hash is available")]
     NotFound,
@@ -88,6 +94,7 @@ impl CosError {
             Self::TooManyOrigins { .. } => "too-many-origins",
             Self::CallerNotAllowed(_) => "caller-not-allowed",
             Self::DisabledByPermissionsPolicy => "permissions-policy",
+            Self::DisabledForSite => "disabled-for-site",
             Self::NotFound => "not-found",
             Self::IntegrityMismatch { .. } => "integrity-mismatch",
             Self::EmptyWrite => "empty-write",
@@ -109,7 +116,7 @@ impl CosError {
             | Self::InvalidOrigin { .. }
             | Self::TooManyOrigins { .. } => "TypeError",
             Self::UnsupportedAlgorithm(_) => "NotSupportedError",
-            Self::CallerNotAllowed(_) | Self::DisabledByPermissionsPolicy => "NotAllowedError",
+            Self::CallerNotAllowed(_) | Self::DisabledByPermissionsPolicy | Self::DisabledForSite => "NotAllowedError",
             Self::NotFound => "NotFoundError",
             Self::IntegrityMismatch { .. } | Self::EmptyWrite | Self::Unwritten { .. } => "DataError",
             Self::UnknownSession | Self::InvalidState(_) => "InvalidStateError",

@@ -8,7 +8,7 @@ use crate::hash::ContentHash;
 use crate::origin::Origin;
 use crate::probes::WindowChange;
 use crate::settings::Settings;
-use crate::site::SiteRules;
+use crate::site::{Site, SiteRules};
 use crate::visibility::{Visibility, MAX_LISTED_ORIGINS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +95,8 @@ pub struct Changes {
     pub settings: Option<Settings>,
     pub probes: Vec<WindowChange>,
     pub manual_hashes: Option<Vec<ContentHash>>,
+    /// The user's list of sites where the API is off.
+    pub disabled_sites: Option<Vec<Site>>,
 }
 
 /// Which records a `Changes` holds (not their values): what to mark changed
@@ -106,6 +108,7 @@ pub struct ChangedKeys {
     pub settings: bool,
     pub sites: Vec<String>,
     pub manual_hashes: bool,
+    pub disabled_sites: bool,
 }
 
 impl Changes {
@@ -116,6 +119,7 @@ impl Changes {
             settings: self.settings.is_some(),
             sites: self.probes.iter().map(|c| c.site.clone()).collect(),
             manual_hashes: self.manual_hashes.is_some(),
+            disabled_sites: self.disabled_sites.is_some(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! dependency, so it is tested natively. The service worker does the I/O the
 //! [`Engine`] asks for and nothing else.
 
+pub mod disabled_sites;
 pub mod engine;
 pub mod error;
 pub mod hash;

@@ -166,6 +166,7 @@ impl MemoryHost {
             settings: self.persisted.get("settings").cloned(),
             probes,
             manual_hashes: self.persisted.get("manual-hashes").cloned(),
+            disabled_sites: self.persisted.get("disabled-sites").cloned(),
         });
         self.engine = engine;
         let step = self.engine.start_up(self.now_ms);
@@ -410,6 +411,9 @@ impl MemoryHost {
         }
         if let Some(hashes) = &changes.manual_hashes {
             put("manual-hashes".into(), Some(record(hashes)));
+        }
+        if let Some(sites) = &changes.disabled_sites {
+            self.persisted.insert("disabled-sites".into(), serde_json::to_value(sites).unwrap());
         }
     }
 

@@ -186,6 +186,14 @@ pub enum AdminRequest {
         origin: String,
     },
     Clear {},
+    /// Turns the API off for this origin's whole site (the per-site switch).
+    DisableSite {
+        origin: String,
+    },
+    /// Turns it back on for a site the user turned off (`scheme://registrable-domain`).
+    EnableSite {
+        site: String,
+    },
     Settings {
         settings: Settings,
     },

@@ -8,6 +8,7 @@
 //! the crate matches the list's IDN rules in that form too.
 
 use crate::origin::Origin;
+use serde::Serialize;
 
 /// The site rules: the Public Suffix List compiled into the engine. A value
 /// of its own so that every rule that compares sites names where they come from.
@@ -15,7 +16,7 @@ use crate::origin::Origin;
 pub struct SiteRules;
 
 /// A schemeful site: `scheme://registrable-domain` (or the bare host).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Site(String);
 
 impl Site {

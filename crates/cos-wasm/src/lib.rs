@@ -58,6 +58,7 @@ export interface Changes {
   settings: object | null;
   probes: Array<{ site: string; window: object | null }>;
   manualHashes: string[] | null;
+  disabledSites: string[] | null;
 }
 /** The next storage step of a task (see cos-core `engine::step::Step`). */
 export type Step =
@@ -115,6 +116,7 @@ export interface Persisted {
   settings: unknown;
   probes: Array<[string, unknown]>;
   manualHashes: unknown;
+  disabledSites: unknown;
 }
 export interface Restored { skippedEntries: number; reset: string[] }
 "#;
@@ -203,10 +205,24 @@ impl Store {
         records.totals = host_value(&field("totals"))?;
         records.settings = host_value(&field("settings"))?;
         records.manual_hashes = host_value(&field("manualHashes"))?;
+        records.disabled_sites = host_value(&field("disabledSites"))?;
         for pair in js_sys::Array::from(&field("probes")).iter() {
             records.probes.push(host_value(&pair)?);
         }
         Ok(to_js(&self.engine.borrow_mut().restore(records)))
+    }
+
+    /// The sites enterprise policy turns the API off for (canonical http(s)
+    /// origins, each standing for its site); returns why entries were left out.
+    #[wasm_bindgen(js_name = setPolicyDisabledSites)]
+    pub fn set_policy_disabled_sites(&self, origins: Vec<String>) -> Vec<String> {
+        self.engine.borrow_mut().set_policy_disabled_sites(&origins)
+    }
+
+    /// Every site the API is off for, sorted (the content scripts stay out of them).
+    #[wasm_bindgen(js_name = disabledSites)]
+    pub fn disabled_sites(&self) -> Vec<String> {
+        self.engine.borrow().disabled_sites()
     }
 
     #[wasm_bindgen(js_name = setDefaultBudget)]

@@ -11,6 +11,7 @@
 use super::step::{Caller, Ceiling, Data, GrantsAfter, Lock, Reply, Step, Trace, Value};
 use super::task::{Action, Deletion, Io, Task, Then};
 use super::{Engine, Open, Refusal, Stage, MAX_SESSIONS_PER_ORIGIN};
+use crate::disabled_sites;
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
@@ -78,14 +79,23 @@ impl Engine {
         trace: &mut Trace,
     ) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
-        // The spec's step 1, before any validation.
-        if let Err(blocked) = permissions_policy::check(caller.frames()) {
+        let refused = if self.disabled.by(&self.sites.site(&origin)).is_some() {
+            // The user turned the API off for this site after the page loaded:
+            // its scripts still run, but it gets nothing more (the next load has no API).
+            Some(CosError::DisabledForSite)
+        } else if let Err(blocked) = permissions_policy::check(caller.frames()) {
+            // The spec's step 1, before any validation.
+            trace.policy = Some(blocked);
+            Some(CosError::DisabledByPermissionsPolicy)
+        } else {
+            None
+        };
+        if let Some(error) = refused {
             // What the request was, for the developer tools only.
             if let Ok(request) = request.and_then(PageRequest::decode) {
                 trace.describe(&request);
             }
-            trace.policy = Some(blocked);
-            return Err(CosError::DisabledByPermissionsPolicy);
+            return Err(error);
         }
         let top = Origin::parse_caller(caller.top_origin())?;
         let request = PageRequest::decode(request?)?;
@@ -204,6 +214,20 @@ impl Engine {
                     self.manual_hashes.remove(hash);
                 }
                 self.manual_changed = true;
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::DisableSite { origin } => {
+                let site = disabled_sites::switchable_site(&self.sites, &origin).map_err(CosError::InvalidState)?;
+                self.disabled.disable(site);
+                let mut task = task.then([Do(Io::Persist)]);
+                task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
+                return Ok(task);
+            }
+            AdminRequest::EnableSite { site } => {
+                let site = disabled_sites::parse_site(&self.sites, &site).map_err(CosError::InvalidState)?;
+                self.disabled.enable(&site)?;
                 let mut task = task.then([Do(Io::Persist)]);
                 task.reply = Some(Reply::ok(Value::Admin(self.summary(None))));
                 return Ok(task);

@@ -8,6 +8,7 @@ mod quota;
 pub mod step;
 mod task;
 
+use crate::disabled_sites::{self, DisabledSites};
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
 use crate::ids::{RandomSource, SessionId};
@@ -61,6 +62,8 @@ pub struct Engine {
     /// Hashes the user added to the Public Hash List on the settings page.
     manual_hashes: BTreeSet<ContentHash>,
     manual_changed: bool,
+    /// Sites where the API is off (the per-site switch).
+    disabled: DisabledSites,
     probes: Probes,
     probe_limit: usize,
     settings: Settings,
@@ -123,6 +126,7 @@ pub struct Persisted {
     /// Probe windows by site.
     pub probes: Vec<(String, serde_json::Value)>,
     pub manual_hashes: Option<serde_json::Value>,
+    pub disabled_sites: Option<serde_json::Value>,
 }
 
 /// What `restore` could not use (for the host's log).
@@ -142,6 +146,7 @@ impl Engine {
             public_hashes,
             manual_hashes: BTreeSet::new(),
             manual_changed: false,
+            disabled: DisabledSites::default(),
             probes: Probes::default(),
             probe_limit: DEFAULT_PROBES_PER_WINDOW,
             settings: Settings::default(),
@@ -173,6 +178,13 @@ impl Engine {
         self.index.restore_totals(totals.unwrap_or_default());
         self.settings = settings.unwrap_or_default();
         self.manual_hashes = manual.unwrap_or_default();
+        let disabled: Option<Vec<String>> = record("disabled sites", persisted.disabled_sites, &mut restored.reset);
+        let sites: Vec<_> =
+            disabled.unwrap_or_default().iter().map(|s| disabled_sites::parse_site(&self.sites, s)).collect();
+        if sites.iter().any(std::result::Result::is_err) {
+            restored.reset.push("a disabled site");
+        }
+        self.disabled.restore(sites.into_iter().flatten().collect());
         for (site, window) in persisted.probes {
             // A malformed window is dropped: the site's budget refills, which is the lesser harm.
             if let Some(window) = record::<Window>("a probe window", Some(window), &mut restored.reset) {
@@ -189,6 +201,22 @@ impl Engine {
     /// Distinct hashes a site may look up per window (enterprise policy).
     pub fn set_probe_limit(&mut self, limit: usize) {
         self.probe_limit = limit;
+    }
+
+    /// The sites enterprise policy turns the API off for, each a canonical
+    /// http(s) origin standing for its whole site. Returns why each entry it
+    /// could not use was left out; the others apply.
+    pub fn set_policy_disabled_sites(&mut self, origins: &[String]) -> Vec<String> {
+        let (sites, problems): (Vec<_>, Vec<_>) =
+            origins.iter().map(|o| disabled_sites::switchable_site(&self.sites, o)).partition(|r| r.is_ok());
+        self.disabled.set_policy(sites.into_iter().flatten().collect());
+        problems.into_iter().filter_map(std::result::Result::err).collect()
+    }
+
+    /// Every site the API is off for (the user's and the policy's), sorted:
+    /// the host keeps its content scripts out of them.
+    pub fn disabled_sites(&self) -> Vec<String> {
+        self.disabled.all().into_iter().map(|s| s.as_str().to_owned()).collect()
     }
 
     /// Replaces the Public Hash List (a refreshed, verified copy).
@@ -312,6 +340,7 @@ impl Engine {
         changes.probes = self.probes.drain_changes();
         changes.manual_hashes =
             std::mem::take(&mut self.manual_changed).then(|| self.manual_hashes.iter().cloned().collect());
+        changes.disabled_sites = self.disabled.take_changed();
         if let Some(t) = self.tasks.get_mut(&task) {
             t.persisting = Some(changes.keys());
         }
@@ -319,7 +348,11 @@ impl Engine {
     }
 
     fn has_changes(&self) -> bool {
-        self.index.has_changes() || self.settings_changed || self.probes.has_changes() || self.manual_changed
+        self.index.has_changes()
+            || self.settings_changed
+            || self.probes.has_changes()
+            || self.manual_changed
+            || self.disabled.has_changes()
     }
 
     /// Marks the records of a failed persist as changed again.
@@ -327,6 +360,9 @@ impl Engine {
         self.index.mark_changed(keys.hashes, keys.totals);
         self.settings_changed |= keys.settings;
         self.manual_changed |= keys.manual_hashes;
+        if keys.disabled_sites {
+            self.disabled.mark_changed();
+        }
         self.probes.mark_changed(keys.sites);
     }
 
@@ -341,6 +377,7 @@ impl Engine {
                 "site": self.sites.site(o).as_str(),
                 "touching": hashes(&|e| e.touches_site_of(o, &self.sites)),
                 "only": hashes(&|e| e.used_only_by_site_of(o, &self.sites)),
+                "disabled": self.disabled.by(&self.sites.site(o)).map(|by| by.as_str()),
             })
         });
         json!({
@@ -356,6 +393,10 @@ impl Engine {
             "manualHashes": self.manual_hashes,
             "publicEntries": public,
             "probeLimit": self.probe_limit,
+            "disabledSites": {
+                "user": self.disabled.user().collect::<Vec<_>>(),
+                "policy": self.disabled.policy().collect::<Vec<_>>(),
+            },
         })
     }
 }

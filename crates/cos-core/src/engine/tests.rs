@@ -779,3 +779,81 @@ fn the_trace_says_why_and_the_reply_does_not() {
     assert_eq!(stored.trace.already_stored, Some(true));
     assert_eq!(stored.trace.grants_after.as_ref().map(|g| g.storers), Some(2));
 }
+
+/// The per-site switch: every frame of a turned-off site is refused (its
+/// scripts may still run until it reloads), other sites are not, the user's
+/// list survives a restart and the policy's cannot be undone by the user.
+#[test]
+fn a_disabled_site_gets_nothing_and_others_are_unaffected() {
+    let mut host = MemoryHost::new();
+    let data = vec![7u8; 1000];
+    assert!(host.store(A, &data, json!("*")).ok());
+    make_public(&mut host, &data);
+    let summary = host.admin(json!({"op": "disable-site", "origin": "https://sub.a.test:8443"}));
+    assert_eq!(summary.json()["value"]["disabledSites"], json!({"user": [A], "policy": []}));
+    let refused = |host: &mut MemoryHost, who: &Caller| open_as(host, who, &data);
+    for who in [caller(A, 1), caller(SUB_A, 1), framed(A, B, 2)] {
+        assert_eq!(refused(&mut host, &who), Err("NotAllowedError".into()), "{}", who.origin);
+    }
+    let write = host.page(A, json!({"op": "write-begin", "hash": hash_arg(&sha(&data))}), None);
+    assert_eq!(write.error_message().unwrap(), CosError::DisabledForSite.to_string());
+    // Another site, and its frame in the disabled site's page, still work.
+    assert!(refused(&mut host, &caller(B, 1)).is_ok());
+    assert!(refused(&mut host, &framed(B, A, 3)).is_ok());
+    let site = host.admin(json!({"op": "summary", "origin": SUB_A})).json()["value"]["site"]["disabled"].clone();
+    assert_eq!(site, json!("user"));
+
+    host.restart();
+    assert_eq!(refused(&mut host, &caller(A, 1)), Err("NotAllowedError".into()), "the switch persists");
+    assert!(host.admin(json!({"op": "enable-site", "site": A})).ok());
+    assert!(refused(&mut host, &caller(A, 1)).is_ok());
+    host.restart();
+    assert!(refused(&mut host, &caller(A, 1)).is_ok(), "turned on again persists too");
+}
+
+#[test]
+fn policy_disabled_sites_are_not_the_users_to_undo() {
+    let mut host = MemoryHost::new();
+    let ignored = host.engine.set_policy_disabled_sites(&[
+        "https://www.corp.test".into(),
+        "http://127.0.0.1:8080".into(),
+        "corp.test".into(),
+        "https://a..b".into(),
+    ]);
+    assert_eq!(ignored.len(), 2, "{ignored:?}");
+    assert_eq!(host.engine.disabled_sites(), vec!["http://127.0.0.1", "https://corp.test"]);
+    assert_eq!(
+        host.page("https://x.corp.test", json!({"op": "open", "hash": hash_arg(&"0".repeat(64))}), None)
+            .error_name()
+            .as_deref(),
+        Some("NotAllowedError")
+    );
+    let enable = host.admin(json!({"op": "enable-site", "site": "https://corp.test"}));
+    assert_eq!(enable.error_name().as_deref(), Some("InvalidStateError"));
+    assert!(enable.error_message().unwrap().contains("policy"));
+    // The user may list it too; the policy's entry is what holds it off, and is never persisted.
+    assert!(host.admin(json!({"op": "disable-site", "origin": "https://corp.test"})).ok());
+    assert_eq!(host.persisted["disabled-sites"], json!(["https://corp.test"]));
+    let summary = host.admin(json!({"op": "summary"})).json()["value"]["disabledSites"].clone();
+    assert_eq!(summary, json!({"user": ["https://corp.test"], "policy": ["http://127.0.0.1", "https://corp.test"]}));
+}
+
+#[test]
+fn only_sites_a_match_pattern_can_name_are_switched() {
+    let mut host = MemoryHost::new();
+    for origin in ["https://a..test", "chrome-extension://abcdef", "null"] {
+        let reply = host.admin(json!({"op": "disable-site", "origin": origin}));
+        assert_eq!(reply.error_name().as_deref(), Some("InvalidStateError"), "{origin}");
+    }
+    for site in [SUB_A, "https://a.test:1", "a.test"] {
+        assert!(!host.admin(json!({"op": "enable-site", "site": site})).ok(), "{site}");
+    }
+    assert!(host.engine.disabled_sites().is_empty());
+    // A damaged record loses only its bad entries.
+    host.persisted.insert("disabled-sites".into(), json!([A, "https://www.b.test", 5]));
+    host.restart();
+    assert!(host.engine.disabled_sites().is_empty(), "not a list of strings: reset");
+    host.persisted.insert("disabled-sites".into(), json!([A, "https://www.b.test"]));
+    host.restart();
+    assert_eq!(host.engine.disabled_sites(), vec![A]);
+}

@@ -150,6 +150,19 @@ fn the_policy_refusal_names_the_frame_and_the_missing_allow() {
     assert_eq!(open_as(&mut host, &framed(B, A, 3), &sha(b"x"), None).trace.policy, None, "the control: allowed");
 }
 
+/// A site the user turned off: the page's request is refused before
+/// validation, and the developer still sees what it asked.
+#[test]
+fn a_turned_off_site_is_refused_with_the_request_described() {
+    let mut host = MemoryHost::new();
+    assert!(host.admin(json!({"op": "disable-site", "origin": A})).ok());
+    let refused = open_as(&mut host, &caller(A, 1), &sha(b"x"), Some("getFileHandle"));
+    assert_eq!(refused.json()["error"]["code"], json!("disabled-for-site"));
+    assert_eq!((refused.trace.op, refused.trace.method), (Some("open"), Some("getFileHandle")));
+    assert_eq!(refused.trace.hash.as_ref().map(ToString::to_string), Some(sha(b"x")));
+    assert_eq!(refused.trace.policy, None);
+}
+
 /// The Allow-Origin ceiling: the origins it left out, at write-begin and at
 /// close; the page's own warning is unchanged.
 #[test]

@@ -1,0 +1,42 @@
+// Copies of the extension under test, each in a directory of its own and so
+// with an extension id of its own: a test can change its files, or give it an
+// enterprise policy, without touching the browsers other tests run.
+import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXTENSION_DIR } from './fixtures.mjs';
+
+/** A copy of the extension under test in a new directory (so a new extension id), changed by `edit(dir)`. */
+export async function copyExtension(edit = async () => {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'cos-extension-'));
+  for (const path of ['manifest.json', 'README.md', 'extension']) await cp(join(EXTENSION_DIR, path), join(dir, path), { recursive: true });
+  await edit(dir);
+  return dir;
+}
+
+/** Chromium's id for an unpacked extension: the SHA-256 of its absolute path, first 32 hex digits spelled a-p. */
+export const unpackedId = (path) =>
+  [...createHash('sha256').update(path).digest('hex').slice(0, 32)].map((h) => String.fromCharCode(97 + parseInt(h, 16))).join('');
+
+export const POLICY_DIR = '/etc/chromium/policies/managed';
+
+/**
+ * Writes a Chromium policy file for extension `id` and returns a function
+ * removing it (and the directories, if this created them and they are empty).
+ * The file names only this id, which only this test's copy of the extension
+ * has, so other browsers running at the same time are not affected.
+ */
+export async function writeExtensionPolicy(id, policy) {
+  const created = await mkdir(POLICY_DIR, { recursive: true });
+  const file = join(POLICY_DIR, `cos-test-${id}.json`);
+  await writeFile(file, JSON.stringify({ '3rdparty': { extensions: { [id]: policy } } }));
+  return async () => {
+    await rm(file, { force: true });
+    if (!created) return;
+    // Up to the first directory mkdir created; another run may have put a file there meanwhile.
+    for (let dir = POLICY_DIR; dir.length >= created.length; dir = join(dir, '..')) {
+      if (!(await rmdir(dir).then(() => true, () => false))) break;
+    }
+  };
+}
