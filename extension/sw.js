@@ -9,10 +9,11 @@ import init, { Store } from './pkg/cos_wasm.js';
 import { loadPersisted, lockDown, profileRecords, writesOf } from './worker/persist.js';
 import { createRunner } from './worker/runner.js';
 import { createStorage } from './worker/storage.js';
-import { PORT_NAME, transportError } from './worker/wire.js';
+import { DEVTOOLS_PORT_NAME, PORT_NAME, transportError } from './worker/wire.js';
 import { createPublicLists } from './worker/public-list.js';
 import { recordDocumentHeaders } from './worker/document-headers.js';
-import { callerFacts } from './worker/frame-facts.js';
+import { callerFacts, topDocumentOf } from './worker/frame-facts.js';
+import { createCallLog } from './worker/call-log.js';
 import { createSiteSwitch } from './worker/site-switch.js';
 import { startProbePolicy } from './worker/probe-policy.js';
 
@@ -29,6 +30,9 @@ const publicLists = createPublicLists(BUNDLED_LIST, () => ready.then(({ store })
 const ready = start();
 // Before any document it will be asked about commits.
 recordDocumentHeaders();
+/** What each tab's calls were and why they were answered so: for the DevTools panel only. */
+const calls = createCallLog();
+calls.followTabs();
 // Install, update and browser start wake the worker, whose start registers
 // the content scripts (they give pages the API) if they are not registered.
 chrome.runtime.onInstalled.addListener(() => ready);
@@ -121,8 +125,15 @@ const MAX_CHANNELS_PER_FRAME = 64;
 // on a channel end with it: when the bridge closes the channel, or the frame
 // navigates or closes (the port goes).
 chrome.runtime.onConnect.addListener((port) => {
+  // The DevTools panel (an extension page) watching one tab's calls.
+  if (port.name === DEVTOOLS_PORT_NAME && tierOf(port.sender) === 'admin') {
+    port.onMessage.addListener((message) => Number.isInteger(message?.watch) && calls.watch(port, message.watch));
+    return;
+  }
   if (port.name !== PORT_NAME || !port.sender || tierOf(port.sender) !== 'page') return port.disconnect();
   const facts = callerFacts(port.sender);
+  // A frame whose tab could not be read is left out of the record, not refused.
+  const topDocument = topDocumentOf(port.sender).catch(() => null);
   /** The engine's channel number for each of the frame's channels. */
   const channels = new Map();
   const channelOf = (/** @type {unknown} */ local) => {
@@ -150,12 +161,14 @@ chrome.runtime.onConnect.addListener((port) => {
     }
     const channel = channelOf(local);
     const data = message?.data instanceof Blob || message?.data instanceof ArrayBuffer ? message.data : undefined;
+    const started = performance.now();
     let reply;
+    let trace;
     let file;
     try {
       const { store, runner } = await ready;
       const first = store.page({ ...(await facts), channel }, message?.request, dataOf(data), Date.now());
-      ({ reply, context: { file } } = await runner.run(first, { data }));
+      ({ reply, trace, context: { file } } = await runner.run(first, { data }));
     } catch (e) {
       reply = transportError(e);
     }
@@ -164,6 +177,8 @@ chrome.runtime.onConnect.addListener((port) => {
     } catch {
       // The frame went away before the reply.
     }
+    const sender = /** @type {chrome.runtime.MessageSender} */ (port.sender);
+    topDocument.then((top) => top && calls.record(sender, top, { started, reply, trace, realm: message?.realm }));
     keepAliveWhileWriting();
   });
   port.onDisconnect.addListener(() => {

@@ -38,7 +38,7 @@ if (globalThis.isSecureContext) window.addEventListener('message', (event) => {
   const page = event.ports[0];
   if (!page) return;
   const channel = ++nextChannel;
-  channels.set(channel, relay(channel, page));
+  channels.set(channel, relay(channel, page, realmOf(event.data.realm)));
   for (const [oldest, relayed] of channels) {
     if (channels.size <= MAX_CHANNELS) break;
     relayed.close();
@@ -110,12 +110,26 @@ function send(message) {
   }
 }
 
+/** Characters of a worker's script URL passed on. */
+const MAX_URL = 300;
+
+/**
+ * The window or worker a channel says it serves (api/channels.js), for the
+ * DevTools panel only: nothing is decided by it, so it is only bounded.
+ * @param {any} realm
+ */
+function realmOf(realm) {
+  const kind = realm?.kind === 'dedicated' || realm?.kind === 'shared' ? realm.kind : 'window';
+  return kind === 'window' ? { kind } : { kind, url: String(realm.url ?? '').slice(0, MAX_URL) };
+}
+
 /**
  * Relays the requests of one page channel.
  * @param {number} channel
  * @param {MessagePort} page
+ * @param {{kind: string, url?: string}} realm
  */
-function relay(channel, page) {
+function relay(channel, page, realm) {
   let nextId = 0;
   /** The page's request id for each request sent and not yet answered. */
   const waiting = new Map();
@@ -123,7 +137,7 @@ function relay(channel, page) {
   page.onmessage = ({ data }) => {
     const id = ++nextId;
     try {
-      send({ channel, id, request: data?.request, data: data?.data });
+      send({ channel, id, request: data?.request, data: data?.data, realm });
       waiting.set(id, data?.id);
     } catch (e) {
       page.postMessage({ id: data?.id, ...unavailable(`the extension is unavailable: ${/** @type {Error} */ (e).message}`) });

@@ -45,6 +45,13 @@ function publicHashList(e) {
   return listed ? 'on the list: every site can read it' : 'not on the list: no other site can read it through the global grant';
 }
 
+/** For a file other sites cannot read: a link to why (the explanations the DevTools panel also uses). */
+function whyNotShared(e) {
+  const cause = !e.global ? 'out-of-scope' : summary.publicEntries.includes(e.hash) ? null : 'not-on-public-list';
+  if (!cause) return null;
+  return el('dd', { class: 'why' }, el('a', { href: `explanations.html#${cause}`, target: '_blank' }, 'why other sites cannot read it'));
+}
+
 function fileItem(e) {
   const users = Object.entries(e.users).sort(([, a], [, b]) => b - a);
   const usedBy = users.length ? users.map(([o, t]) => `${o} (${timeAgo(t)})`).join(', ') : 'no reads yet';
@@ -66,6 +73,7 @@ function fileItem(e) {
       el('dt', {}, 'Visible to'), el('dd', { class: 'visibility' }, visibility(e)),
       el('dt', {}, 'Public Hash List'),
       el('dd', { class: 'phl', 'data-listed': String(summary.publicEntries.includes(e.hash)) }, publicHashList(e)),
+      whyNotShared(e),
       el('dt', {}, 'Stored by'), el('dd', { class: 'storers' }, e.storers.join(', ')),
       el('dt', {}, 'Used by'), el('dd', { class: 'users' }, usedBy),
       el('dt', {}, 'Last used'),

@@ -59,6 +59,19 @@ export async function callerFacts(sender) {
 }
 
 /**
+ * The top-level document of the tab `sender`'s frame is in (for the
+ * developer tools' record, worker/call-log.js), as of now: ask when the
+ * frame's port opens.
+ * @param {chrome.runtime.MessageSender} sender
+ * @returns {Promise<string>}
+ */
+export async function topDocumentOf(sender) {
+  if (sender.frameId === 0) return /** @type {string} */ (sender.documentId);
+  const frames = (await chrome.webNavigation.getAllFrames({ tabId: /** @type {number} */ (sender.tab?.id) })) ?? [];
+  return chainOf(frames, sender)[0].documentId;
+}
+
+/**
  * The frames from the top-level one down to `sender`'s, checked to be the
  * documents that are there now.
  * @param {FrameDetails[]} frames

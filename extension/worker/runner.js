@@ -9,6 +9,7 @@ import { createLocks } from './locks.js';
 /** @typedef {import('../pkg/cos_wasm.js').Step} Step */
 /** @typedef {import('../pkg/cos_wasm.js').Outcome} Outcome */
 /** @typedef {import('../pkg/cos_wasm.js').Reply} Reply */
+/** @typedef {import('../pkg/cos_wasm.js').Trace} Trace */
 /**
  * What a task's steps share: the data that came with its request, and the
  * file a `read-blob` step opened (sent along with the reply).
@@ -30,7 +31,7 @@ export function createRunner(store, perform) {
    * Drives the task whose first step is `step` to its end.
    * @param {Step} step
    * @param {TaskContext} [context]
-   * @returns {Promise<{reply: Reply | null, context: TaskContext}>}
+   * @returns {Promise<{reply: Reply | null, trace: Trace, context: TaskContext}>}
    */
   async function run(step, context = {}) {
     /** @type {Array<() => void>} */
@@ -48,7 +49,7 @@ export function createRunner(store, perform) {
         }
         step = store.resume(step.task, outcome, Date.now());
       }
-      return { reply: step.reply, context };
+      return { reply: step.reply, trace: step.trace, context };
     } finally {
       for (const release of held) release();
     }

@@ -4,6 +4,8 @@
 
 /** The name of the port each frame's content script opens (content/bridge.js uses the same). */
 export const PORT_NAME = 'cross-origin-storage';
+/** The port the DevTools panel (ui/panel.js) opens to watch a tab's calls. */
+export const DEVTOOLS_PORT_NAME = 'cross-origin-storage:devtools';
 
 /**
  * The reply when the extension failed outside the engine (a bug, or the Wasm

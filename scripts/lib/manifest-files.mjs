@@ -19,6 +19,7 @@ export function requiredFiles(manifest) {
     ...CONTENT_SCRIPTS.flatMap((c) => c.js),
     manifest.action?.default_popup,
     manifest.options_ui?.page,
+    manifest.devtools_page,
     manifest.storage?.managed_schema,
     ...Object.values(manifest.icons ?? {}),
     ...BUILT_FILES,

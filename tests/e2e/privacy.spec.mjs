@@ -17,7 +17,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, expect, launchBrowser } from './fixtures.mjs';
 import { MiB, admin, extensionId, inWorker, liveWorker, makePublic, restartWorker, sleep, storeState } from './sw-tools.mjs';
-import { DEBUG_PORT_ARG, browserDevTools } from './cdp-tools.mjs';
+import { DEBUG_PORT_ARG, allowInIncognito, browserDevTools } from './cdp-tools.mjs';
 
 test.describe.configure({ mode: 'parallel' });
 
@@ -502,33 +502,6 @@ test('a malformed settings or totals record does not brick the store', async ({ 
     expect.soft(after.store, `storing after a malformed ${key} record`).toEqual({ ok: expect.any(String) });
   }
 });
-
-/**
- * Allows the extension in incognito windows, as the user does on
- * chrome://extensions; false if it cannot be allowed. The change reloads the
- * extension; one loaded from the command line comes back disabled, so it is
- * enabled again.
- */
-async function allowInIncognito(context, extension) {
-  const page = await context.newPage();
-  try {
-    await page.goto('chrome://extensions/');
-    return await page.evaluate(async (id) => {
-      // An extension that refuses incognito ("not_allowed") offers no toggle.
-      if (!(await chrome.developerPrivate.getExtensionInfo(id)).incognitoAccess.isEnabled) return false;
-      await chrome.developerPrivate.updateExtensionConfiguration({ extensionId: id, incognitoAccess: true });
-      for (let tries = 0; tries < 100; tries++) {
-        const info = await chrome.developerPrivate.getExtensionInfo(id);
-        if (info.state === 'ENABLED' && info.incognitoAccess.isActive) return true;
-        if (info.state !== 'ENABLED' && tries % 10 === 5) await chrome.management.setEnabled(id, true).catch(() => {});
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error('the extension did not come back allowed in incognito');
-    }, extension);
-  } finally {
-    await page.close();
-  }
-}
 
 /** Every file under `dir` that contains `needle` (a string). */
 async function filesContaining(dir, needle) {

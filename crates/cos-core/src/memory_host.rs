@@ -266,7 +266,7 @@ impl MemoryHost {
         }
         let run = self.running.remove(&id).expect("a running task");
         let Step::Done { reply, trace, .. } = run.step else { unreachable!() };
-        Finished { reply, file: run.file, trace }
+        Finished { reply, file: run.file, trace: *trace }
     }
 
     /// Runs every unfinished task, round robin, until all are done.

@@ -97,6 +97,10 @@ pub enum PageRequest {
         create: bool,
         #[serde(default)]
         origins: Option<OriginsArg>,
+        /// Which API method the page called, for the developer tools only:
+        /// nothing is decided by it.
+        #[serde(default)]
+        method: Option<OpenMethod>,
     },
     /// `getFile()` on a read handle.
     Read {
@@ -128,6 +132,31 @@ pub enum PageRequest {
     Abort {
         session: String,
     },
+}
+
+/// The API methods that open a handle (the closed set keeps the field bounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OpenMethod {
+    GetFileHandle,
+    RequestFileHandle,
+    RequestFileHandles,
+    /// The `fetch()` integration.
+    Fetch,
+    /// The declarative `crossoriginstorage` attribute.
+    Declarative,
+}
+
+impl OpenMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GetFileHandle => "getFileHandle",
+            Self::RequestFileHandle => "requestFileHandle",
+            Self::RequestFileHandles => "requestFileHandles",
+            Self::Fetch => "fetch",
+            Self::Declarative => "declarative",
+        }
+    }
 }
 
 /// Requests from the extension's own pages (popup, settings): the user's
@@ -197,6 +226,20 @@ impl PageRequest {
             Self::Abort { .. } => "abort",
         }
     }
+
+    /// The API method behind the request, as the developer sees it.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Open { method, .. } => method.unwrap_or(OpenMethod::GetFileHandle).name(),
+            Self::Read { .. } => "getFile",
+            Self::WriteBegin { .. } => "createWritable",
+            Self::Write { .. } => "write",
+            Self::Seek { .. } => "seek",
+            Self::Truncate { .. } => "truncate",
+            Self::Close { .. } => "close",
+            Self::Abort { .. } => "abort",
+        }
+    }
 }
 
 impl AdminRequest {
@@ -223,6 +266,9 @@ mod tests {
             json!({"op": "open", "hash": hash}),
             json!({"op": "open", "hash": hash, "create": true, "origins": "*"}),
             json!({"op": "open", "hash": hash, "origins": ["https://a.test"]}),
+            json!({"op": "open", "hash": hash, "method": "requestFileHandles"}),
+            json!({"op": "open", "hash": hash, "method": "fetch"}),
+            json!({"op": "open", "hash": hash, "method": "declarative"}),
             json!({"op": "read", "hash": hash}),
             json!({"op": "write-begin", "hash": hash, "origins": null}),
             json!({"op": "write", "session": "s"}),
@@ -235,6 +281,16 @@ mod tests {
         for v in cases {
             assert!(page(v.clone()).is_ok(), "{v}");
         }
+    }
+
+    #[test]
+    fn the_method_is_for_display() {
+        let hash = json!({"algorithm": "SHA-256", "value": H});
+        let method = |v| page(v).unwrap().method();
+        assert_eq!(method(json!({"op": "open", "hash": hash})), "getFileHandle", "the default");
+        assert_eq!(method(json!({"op": "open", "hash": hash, "method": "requestFileHandle"})), "requestFileHandle");
+        assert_eq!(method(json!({"op": "read", "hash": hash})), "getFile");
+        assert_eq!(method(json!({"op": "close", "session": "s"})), "close");
     }
 
     #[test]
@@ -268,6 +324,9 @@ mod tests {
             json!({"op": "open", "hash": {"algorithm": "SHA-256", "value": H, "extra": 1}}),
             json!({"op": "open", "hash": "abc"}),
             json!({"op": "open", "hash": hash, "create": "yes"}),
+            json!({"op": "open", "hash": hash, "method": "deleteEverything"}),
+            json!({"op": "open", "hash": hash, "method": "x".repeat(1000)}),
+            json!({"op": "read", "hash": hash, "method": "getFileHandle"}),
             json!({"op": "open", "hash": hash, "origins": 5}),
             json!({"op": "open", "hash": hash, "origins": [1, 2]}),
             json!({"op": "write", "session": "s", "position": -1}),

@@ -27,7 +27,7 @@ mod structured_field;
 
 use crate::origin::Origin;
 use allowlist::{Allowlist, PolicyOrigin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The feature's name in headers and `allow` attributes.
 pub const FEATURE: &str = "cross-origin-storage";
@@ -95,63 +95,140 @@ impl Frame {
 }
 
 /// A frame once evaluated: what its children inherit from it.
-struct Evaluated {
+struct Evaluated<'a> {
+    /// Its origin as the browser reported it, and as the policy compares it.
+    name: &'a str,
     origin: PolicyOrigin,
     /// Its header's declaration for the feature, if any.
     declared: Option<Allowlist>,
-    /// Its inherited policy for the feature.
-    inherited: bool,
+    /// Its header, for saying why a child was refused.
+    header: &'a Header,
 }
 
-impl Evaluated {
-    /// The spec's "Get feature value for origin" in this frame's document.
+impl Evaluated<'_> {
+    /// The spec's "Get feature value for origin" in this frame's document,
+    /// for a frame that inherited the feature (the walk stops at the first
+    /// that did not).
     fn allows(&self, origin: &PolicyOrigin) -> bool {
-        self.inherited && self.declared.as_ref().is_none_or(|d| d.matches(origin))
+        self.declared.as_ref().is_none_or(|d| d.matches(origin))
     }
 }
 
+/// Why the feature is off in the caller's document: the first frame of the
+/// chain (top-level first) in which it is off, and what turned it off there.
+/// For the developer tools only: the page's error names no frame and no header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// The frame's position in the chain: 0 is the top-level document.
+    pub frame: usize,
+    /// That frame's origin.
+    pub origin: String,
+    /// The origin of the frame above it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    pub cause: BlockCause,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum BlockCause {
+    /// The host could not establish the chain of frames.
+    NoFrames,
+    /// The chain does not start at a top-level document.
+    NotTopLevel,
+    /// The frame's own `Permissions-Policy` header leaves its origin out.
+    OwnHeader { header: String },
+    /// The parent's `Permissions-Policy` header leaves the frame's origin out.
+    ParentHeader { header: String },
+    /// The host could not tell which element of the parent holds the frame.
+    UnknownContainer,
+    /// A `<frame>`, `<object>` or `<embed>` of another origin: such elements
+    /// cannot delegate the feature.
+    OtherContainer,
+    /// The `<iframe>`'s `allow` attribute (none, if absent) does not let the
+    /// frame's origin in; `src_origin` is what `'src'` stands for.
+    IframeAllow {
+        allow: Option<String>,
+        #[serde(rename = "srcOrigin")]
+        src_origin: String,
+    },
+}
+
 /// Whether the feature is enabled in the document of the last frame of
-/// `chain`, given top-level first. An empty chain, or one whose first frame
-/// has a container (so it does not start at the top), enables nothing.
-pub fn enabled<'a>(chain: impl IntoIterator<Item = FrameRef<'a>>) -> bool {
+/// `chain`, given top-level first; if not, why. An empty chain, or one whose
+/// first frame has a container (so it does not start at the top), enables nothing.
+pub fn check<'a>(chain: impl IntoIterator<Item = FrameRef<'a>>) -> Result<(), Blocked> {
     let mut parent: Option<Evaluated> = None;
-    for frame in chain {
+    for (index, frame) in chain.into_iter().enumerate() {
         let origin = Origin::parse(frame.origin).ok();
+        let blocked = |cause| Blocked {
+            frame: index,
+            origin: frame.origin.to_owned(),
+            parent: parent.as_ref().map(|p| p.name.to_owned()),
+            cause,
+        };
         let inherited = match &parent {
-            None => frame.container.is_none(),
+            None if frame.container.is_some() => Err(BlockCause::NotTopLevel),
+            None => Ok(()),
             Some(parent) => inherited(parent, &origin, frame.container),
         };
+        inherited.map_err(blocked)?;
         // Only a frame that inherited the feature can declare anything
         // about it; its header can then only narrow what it inherited.
         let declared = match frame.permissions_policy {
             Header::Absent | Header::Unknown => None,
             Header::Present { value } => allowlist::from_header(value, &origin),
         };
-        parent = Some(Evaluated { origin, declared, inherited });
+        let evaluated = Evaluated { name: frame.origin, origin, declared, header: frame.permissions_policy };
+        // The default allowlist `self` always matches a document's own
+        // origin. A frame in which the feature is off turns it off for
+        // every frame below it, so the first such frame is the answer.
+        if !evaluated.allows(&evaluated.origin) {
+            return Err(blocked(BlockCause::OwnHeader { header: header_text(frame.permissions_policy) }));
+        }
+        parent = Some(evaluated);
     }
-    // The default allowlist `self` always matches a document's own origin.
-    parent.is_some_and(|last| last.allows(&last.origin))
+    match parent {
+        Some(_) => Ok(()),
+        None => Err(Blocked { frame: 0, origin: "null".to_owned(), parent: None, cause: BlockCause::NoFrames }),
+    }
 }
 
 /// The spec's "Define an inherited policy for feature in container at
-/// origin", for a frame of `origin` held by `container` in `parent`.
-fn inherited(parent: &Evaluated, origin: &PolicyOrigin, container: Option<&Container>) -> bool {
-    if !parent.allows(&parent.origin) || !parent.allows(origin) {
-        return false;
+/// origin", for a frame of `origin` held by `container` in `parent` (in
+/// which the feature is enabled: the walk stops at the first frame where it is not).
+fn inherited(parent: &Evaluated, origin: &PolicyOrigin, container: Option<&Container>) -> Result<(), BlockCause> {
+    if !parent.allows(origin) {
+        return Err(BlockCause::ParentHeader { header: header_text(parent.header) });
     }
     let same_origin_as_parent = origin.is_some() && *origin == parent.origin;
     match container {
         // Below the top, a frame with no container is a fact the host did not supply.
-        None | Some(Container::Unknown) => false,
-        Some(Container::Other) => same_origin_as_parent,
+        None | Some(Container::Unknown) => Err(BlockCause::UnknownContainer),
+        Some(Container::Other) if same_origin_as_parent => Ok(()),
+        Some(Container::Other) => Err(BlockCause::OtherContainer),
         Some(Container::Iframe { allow, src_origin }) => {
             let src = Origin::parse(src_origin).ok();
-            match allow.as_deref().and_then(|allow| allowlist::from_allow_attribute(allow, &parent.origin, &src)) {
+            let allowed = match allow.as_deref().and_then(|a| allowlist::from_allow_attribute(a, &parent.origin, &src))
+            {
                 Some(list) => list.matches(origin),
                 // The default allowlist `self`.
                 None => same_origin_as_parent,
+            };
+            match allowed {
+                true => Ok(()),
+                false => Err(BlockCause::IframeAllow { allow: allow.clone(), src_origin: src_origin.clone() }),
             }
         }
+    }
+}
+
+/// A header as the developer tools show it.
+fn header_text(header: &Header) -> String {
+    match header {
+        Header::Present { value } => value.clone(),
+        Header::Absent | Header::Unknown => String::new(),
     }
 }
 
@@ -200,7 +277,7 @@ mod tests {
 
     fn allowed(chain: &[&str]) -> bool {
         let frames: Vec<Frame> = chain.iter().map(|f| frame(f)).collect();
-        enabled(frames.iter().map(Frame::as_ref))
+        check(frames.iter().map(Frame::as_ref)).is_ok()
     }
 
     const COS: &str = "cross-origin-storage";
@@ -322,6 +399,70 @@ mod tests {
         for (chain, expected, why) in CHAINS {
             assert_eq!(allowed(chain), *expected, "{why}: {chain:?}");
         }
+    }
+
+    /// Why, for the developer tools: the first frame where the feature is
+    /// off, and what turned it off there.
+    #[test]
+    fn the_first_blocked_frame_and_its_cause() {
+        let why = |chain: &[&str]| {
+            let frames: Vec<Frame> = chain.iter().map(|f| frame(f)).collect();
+            check(frames.iter().map(Frame::as_ref)).unwrap_err()
+        };
+        let at = |frame: usize, origin: &str, parent: Option<&str>, cause: BlockCause| Blocked {
+            frame,
+            origin: origin.to_owned(),
+            parent: parent.map(str::to_owned),
+            cause,
+        };
+        let allow = |allow: Option<&str>, src: &str| BlockCause::IframeAllow {
+            allow: allow.map(str::to_owned),
+            src_origin: src.to_owned(),
+        };
+        let header = |h: &str| h.to_owned();
+        let cases: &[(&[&str], Blocked)] = &[
+            (&[A, "https://b.example <- -"], at(1, B, Some(A), allow(None, B))),
+            (&[A, "https://b.example <- camera"], at(1, B, Some(A), allow(Some("camera"), B))),
+            (
+                &[A, "https://b.example <- cross-origin-storage @https://widget.example"],
+                at(1, B, Some(A), allow(Some(COS), "https://widget.example")),
+            ),
+            (
+                &["https://a.example [cross-origin-storage=()]"],
+                at(0, A, None, BlockCause::OwnHeader { header: header("cross-origin-storage=()") }),
+            ),
+            (
+                &["https://a.example [cross-origin-storage=()]", "https://a.example <- -", "https://b.example <- -"],
+                at(0, A, None, BlockCause::OwnHeader { header: header("cross-origin-storage=()") }),
+            ),
+            (
+                &["https://a.example [cross-origin-storage=(self)]", "https://b.example <- cross-origin-storage"],
+                at(1, B, Some(A), BlockCause::ParentHeader { header: header("cross-origin-storage=(self)") }),
+            ),
+            (
+                &[A, "https://b.example [cross-origin-storage=()] <- cross-origin-storage"],
+                at(1, B, Some(A), BlockCause::OwnHeader { header: header("cross-origin-storage=()") }),
+            ),
+            (&[A, "https://a.example <- ?"], at(1, A, Some(A), BlockCause::UnknownContainer)),
+            (&[A, "https://a.example"], at(1, A, Some(A), BlockCause::UnknownContainer)),
+            (&[A, "https://b.example <- other"], at(1, B, Some(A), BlockCause::OtherContainer)),
+            (&[A, "https://b.example <- -", "https://b.example <- -"], at(1, B, Some(A), allow(None, B))),
+            (
+                &[A, "https://b.example <- cross-origin-storage", "https://a.example <- -"],
+                at(2, A, Some(B), allow(None, A)),
+            ),
+            (&["https://a.example <- -"], at(0, A, None, BlockCause::NotTopLevel)),
+            (&[], Blocked { frame: 0, origin: "null".into(), parent: None, cause: BlockCause::NoFrames }),
+        ];
+        for (chain, expected) in cases {
+            assert_eq!(&why(chain), expected, "{chain:?}");
+        }
+        let json = serde_json::to_value(why(&[A, "https://b.example <- -"])).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"frame": 1, "origin": B, "parent": A,
+                "cause": {"kind": "iframe-allow", "allow": null, "srcOrigin": B}})
+        );
     }
 
     /// The supercookie the policy closes: a tracker framed on many sites.

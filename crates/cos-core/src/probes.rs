@@ -67,6 +67,19 @@ pub struct Probes {
     changed: BTreeSet<String>,
 }
 
+/// A lookup the budget refused, for the developer tools.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spent {
+    /// The site with no room: the caller's, or the top-level page's.
+    pub site: String,
+    /// Distinct hashes per window.
+    pub limit: usize,
+    /// The site has no window yet and none can be made: every site on
+    /// record has spent its own (`MAX_SITES`).
+    pub no_room: bool,
+}
+
 /// One persisted change: a site's window as it now is, or `None` if it is gone.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowChange {
@@ -75,16 +88,16 @@ pub struct WindowChange {
 }
 
 impl Probes {
-    /// Charges a lookup of `hash` to every site in `sites`; false (and nothing
-    /// charged) if any of them has no room left for a new hash.
-    pub fn charge(&mut self, sites: &[&Site], hash: &ContentHash, limit: usize, now_ms: u64) -> bool {
+    /// Charges a lookup of `hash` to every site in `sites`; refused (and
+    /// nothing charged) if any of them has no room left for a new hash.
+    pub fn charge(&mut self, sites: &[&Site], hash: &ContentHash, limit: usize, now_ms: u64) -> Result<(), Spent> {
         let fits = |w: Option<&Window>| w.is_none_or(|w| w.hashes.contains_key(hash) || w.hashes.len() < limit);
-        if !sites.iter().all(|site| fits(self.windows.get(site.as_str()))) {
-            return false;
+        if let Some(site) = sites.iter().find(|site| !fits(self.windows.get(site.as_str()))) {
+            return Err(Spent { site: site.as_str().to_owned(), limit, no_room: false });
         }
-        let new = sites.iter().filter(|site| !self.windows.contains_key(site.as_str())).count();
-        if !self.make_room(new, limit, now_ms) {
-            return false;
+        let new: Vec<&&Site> = sites.iter().filter(|site| !self.windows.contains_key(site.as_str())).collect();
+        if !self.make_room(new.len(), limit, now_ms) {
+            return Err(Spent { site: new[0].as_str().to_owned(), limit, no_room: true });
         }
         for site in sites {
             let window = self.windows.entry(site.as_str().to_owned()).or_default();
@@ -92,7 +105,7 @@ impl Probes {
             window.last_ms = now_ms;
             self.changed.insert(site.as_str().to_owned());
         }
-        true
+        Ok(())
     }
 
     /// The GREASE decision for `hash` in `site`'s window: drawn once with
@@ -166,10 +179,10 @@ mod tests {
         let mut p = Probes::default();
         let a = site("https://a.test");
         for i in 0..4 {
-            assert!(p.charge(&[&a], &hash(i), 4, 1));
+            assert!(p.charge(&[&a], &hash(i), 4, 1).is_ok());
         }
-        assert!(!p.charge(&[&a], &hash(4), 4, 1), "a fifth distinct hash");
-        assert!(p.charge(&[&a], &hash(2), 4, 1), "an old one is free");
+        assert!(p.charge(&[&a], &hash(4), 4, 1).is_err(), "a fifth distinct hash");
+        assert!(p.charge(&[&a], &hash(2), 4, 1).is_ok(), "an old one is free");
     }
 
     #[test]
@@ -178,11 +191,12 @@ mod tests {
         let (tracker, news, shop) =
             (site("https://tracker.test"), site("https://news.test"), site("https://shop.test"));
         for i in 0..3 {
-            assert!(p.charge(&[&tracker, &news], &hash(i), 3, 1));
+            assert!(p.charge(&[&tracker, &news], &hash(i), 3, 1).is_ok());
         }
         // The tracker's own budget is spent, whichever page frames it.
-        assert!(!p.charge(&[&tracker, &shop], &hash(9), 3, 1));
-        assert!(p.charge(&[&shop], &hash(9), 3, 1), "the shop itself still has room");
+        let spent = p.charge(&[&tracker, &shop], &hash(9), 3, 1).unwrap_err();
+        assert_eq!(spent, Spent { site: "https://tracker.test".into(), limit: 3, no_room: false }, "whose window");
+        assert!(p.charge(&[&shop], &hash(9), 3, 1).is_ok(), "the shop itself still has room");
         // A refused probe charged nobody.
         assert_eq!(p.windows[shop.as_str()].hashes.len(), 1);
     }
@@ -191,11 +205,11 @@ mod tests {
     fn a_gesture_replenishes_only_its_site() {
         let mut p = Probes::default();
         let (a, b) = (site("https://a.test"), site("https://b.test"));
-        assert!(p.charge(&[&a], &hash(1), 1, 1));
-        assert!(p.charge(&[&b], &hash(1), 1, 1));
+        assert!(p.charge(&[&a], &hash(1), 1, 1).is_ok());
+        assert!(p.charge(&[&b], &hash(1), 1, 1).is_ok());
         p.replenish(&a);
-        assert!(p.charge(&[&a], &hash(2), 1, 2));
-        assert!(!p.charge(&[&b], &hash(2), 1, 2));
+        assert!(p.charge(&[&a], &hash(2), 1, 2).is_ok());
+        assert!(p.charge(&[&b], &hash(2), 1, 2).is_err());
         let changed: Vec<String> = p.drain_changes().into_iter().map(|c| c.site).collect();
         assert_eq!(changed, vec!["https://a.test".to_owned(), "https://b.test".to_owned()]);
     }
@@ -204,11 +218,11 @@ mod tests {
     fn grease_answers_the_same_within_a_window() {
         let mut p = Probes::default();
         let a = site("https://a.test");
-        p.charge(&[&a], &hash(1), 16, 1);
+        p.charge(&[&a], &hash(1), 16, 1).unwrap();
         assert!(p.grease(&a, &hash(1), || true));
         assert!(p.grease(&a, &hash(1), || false), "memoized");
         p.replenish(&a);
-        p.charge(&[&a], &hash(1), 16, 2);
+        p.charge(&[&a], &hash(1), 16, 2).unwrap();
         assert!(!p.grease(&a, &hash(1), || false), "a new window draws again");
     }
 
@@ -216,10 +230,10 @@ mod tests {
     fn the_number_of_sites_is_bounded_without_refilling_a_spent_window() {
         let mut p = Probes::default();
         let spent = site("https://tracker.test");
-        assert!(p.charge(&[&spent], &hash(1), 2, 0) && p.charge(&[&spent], &hash(2), 2, 0));
+        assert!(p.charge(&[&spent], &hash(1), 2, 0).is_ok() && p.charge(&[&spent], &hash(2), 2, 0).is_ok());
         for i in 0..(MAX_SITES + 10) {
             let s = site(&format!("https://s{i}.test"));
-            assert!(p.charge(&[&s], &hash(1), 2, 1 + i as u64));
+            assert!(p.charge(&[&s], &hash(1), 2, 1 + i as u64).is_ok());
         }
         assert_eq!(p.windows.len(), MAX_SITES);
         assert!(p.windows.contains_key("https://tracker.test"), "a spent window is not forgotten");
@@ -227,11 +241,12 @@ mod tests {
         // Every window spent: a new site is refused rather than anyone refilled...
         let kept: Vec<String> = p.windows.keys().filter(|k| *k != spent.as_str()).cloned().collect();
         for name in kept {
-            assert!(p.charge(&[&site(&name)], &hash(2), 2, 10_000));
+            assert!(p.charge(&[&site(&name)], &hash(2), 2, 10_000).is_ok());
         }
-        assert!(!p.charge(&[&site("https://new.test")], &hash(1), 2, 10_001));
+        let refused = p.charge(&[&site("https://new.test")], &hash(1), 2, 10_001).unwrap_err();
+        assert_eq!(refused, Spent { site: "https://new.test".into(), limit: 2, no_room: true });
         // ...until a spent window has been left alone for a week (the oldest goes first).
-        assert!(p.charge(&[&site("https://new.test")], &hash(1), 2, SPENT_WINDOW_TTL_MS));
+        assert!(p.charge(&[&site("https://new.test")], &hash(1), 2, SPENT_WINDOW_TTL_MS).is_ok());
         assert!(!p.windows.contains_key("https://tracker.test"));
     }
 }

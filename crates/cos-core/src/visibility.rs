@@ -55,22 +55,26 @@ impl Visibility {
     /// a script the site merely embeds cannot share a file more widely. An
     /// absent header, `*`, or any token that is not an origin authorizes
     /// nothing; if no listed origin remains, the file stays same-site. `"*"`
-    /// needs no header. Returns the warnings for the writer's console (about
-    /// its own request and its own header only).
-    pub fn within_ceiling(self, header: Option<&str>) -> (Self, Vec<String>) {
+    /// needs no header. Returns the listed origins it left out.
+    pub fn within_ceiling(self, header: Option<&str>) -> (Self, Vec<Origin>) {
         let Self::Listed(origins) = self else { return (self, Vec::new()) };
         let authorized: Vec<Origin> = header
             .and_then(|h| h.split(',').map(|token| Origin::parse(token.trim()).ok()).collect::<Option<Vec<_>>>())
             .unwrap_or_default();
         let (kept, dropped): (Vec<Origin>, Vec<Origin>) = origins.into_iter().partition(|o| authorized.contains(o));
-        let warnings = match dropped.is_empty() {
-            true => Vec::new(),
-            false => vec![format!(
-                "origins not authorized by this document's Cross-Origin-Storage-Allow-Origin header were not added: {}",
-                dropped.iter().map(Origin::as_str).collect::<Vec<_>>().join(", ")
-            )],
-        };
-        (if kept.is_empty() { Self::SameSite } else { Self::Listed(kept) }, warnings)
+        (if kept.is_empty() { Self::SameSite } else { Self::Listed(kept) }, dropped)
+    }
+}
+
+/// The warning for the writer's console when the ceiling left `dropped` out
+/// (about its own request and its own header only).
+pub fn ceiling_warnings(dropped: &[Origin]) -> Vec<String> {
+    match dropped.is_empty() {
+        true => Vec::new(),
+        false => vec![format!(
+            "origins not authorized by this document's Cross-Origin-Storage-Allow-Origin header were not added: {}",
+            dropped.iter().map(Origin::as_str).collect::<Vec<_>>().join(", ")
+        )],
     }
 }
 
@@ -111,14 +115,17 @@ mod tests {
     fn the_allow_origin_header_is_a_ceiling_for_lists() {
         let o = |s: &str| Origin::parse(s).unwrap();
         let asked = || Visibility::Listed(vec![o("https://b.test"), o("https://c.test")]);
-        let (v, w) = asked().within_ceiling(Some("https://b.test, https://x.test"));
+        let (v, dropped) = asked().within_ceiling(Some("https://b.test, https://x.test"));
         assert_eq!(v, Visibility::Listed(vec![o("https://b.test")]));
+        assert_eq!(dropped, vec![o("https://c.test")]);
+        let w = ceiling_warnings(&dropped);
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("https://c.test") && !w[0].contains("https://b.test"), "{w:?}");
+        assert!(ceiling_warnings(&[]).is_empty());
         for header in [None, Some("*"), Some("https://b.test, *"), Some("https://b.test, not an origin"), Some("")] {
-            let (v, w) = asked().within_ceiling(header);
+            let (v, dropped) = asked().within_ceiling(header);
             assert_eq!(v, Visibility::SameSite, "{header:?}");
-            assert_eq!(w.len(), 1);
+            assert_eq!(dropped.len(), 2);
         }
         assert_eq!(Visibility::Global.within_ceiling(None), (Visibility::Global, Vec::new()), "'*' needs no header");
         assert_eq!(Visibility::SameSite.within_ceiling(None), (Visibility::SameSite, Vec::new()));

@@ -79,13 +79,36 @@ export type Step =
 /** For the developer tools only (see cos-core \`Trace\`): never sent to a page. */
 export interface Trace {
   op?: string;
+  method?: string;
   hash?: string;
-  refusal?: 'missing' | 'out-of-scope' | 'not-on-public-list' | 'probe-budget' | 'grease';
+  create?: boolean;
+  origins?: '*' | string[];
+  session?: string;
+  refusal?: 'missing' | 'out-of-scope' | 'not-on-public-list' | 'probe-budget' | 'grease' | 'unreadable';
+  listedOrigins?: number;
+  budget?: { site: string; limit: number; noRoom: boolean };
+  policy?: { frame: number; origin: string; parent?: string; cause: PolicyCause };
+  ceiling?: { header: string | null; dropped: string[] };
+  quota?:
+    | { kind: 'origin'; chargedBytes: number; addingBytes: number; limitBytes: number }
+    | { kind: 'files'; stored: number; max: number }
+    | { kind: 'disk' };
   grant?: 'storer' | 'same-site' | 'listed' | 'global';
   bytes?: number;
+  verified?: boolean;
+  actualHash?: string;
   alreadyStored?: boolean;
   grantsAfter?: { global: boolean; onPublicList: boolean; listed: string[]; storers: number };
 }
+/** What turned the Permissions Policy off in a frame (see cos-core \`BlockCause\`). */
+export type PolicyCause =
+  | { kind: 'no-frames' }
+  | { kind: 'not-top-level' }
+  | { kind: 'own-header'; header: string }
+  | { kind: 'parent-header'; header: string }
+  | { kind: 'unknown-container' }
+  | { kind: 'other-container' }
+  | { kind: 'iframe-allow'; allow: string | null; srcOrigin: string };
 export interface PublicHashListInfo { version: string | null; commit: string | null; count: number; sections: Record<string, number>; malformedLines: number }
 export interface Persisted {
   entries: unknown[];
@@ -248,7 +271,7 @@ impl Store {
         let mut engine = self.engine.borrow_mut();
         let step = match from_page(&request) {
             Ok(request) => engine.admin(request, now_ms as u64),
-            Err(e) => engine.refuse(&e),
+            Err(e) => engine.refuse(&e, Default::default()),
         };
         to_js(&step)
     }

@@ -18,6 +18,12 @@
   'use strict';
   const { Promise, Map, MessageChannel, MessageEvent, DOMException, TypeError } = scope;
   const { kind } = env.setup;
+  /**
+   * Which realm a channel serves, for the DevTools panel only (the bridge
+   * tags the channel's requests with it): a page's workers are its own, so
+   * naming them tells the extension nothing the page could not say.
+   */
+  const realm = /** @type {CrossOriginStorageRealm} */ (kind === 'window' ? { kind } : { kind, url: env.setup.scriptURL });
   /** Never settles: a channel whose frame outlives its user. */
   const NEVER = new Promise(() => {});
   env.BOOT = 'cross-origin-storage:boot';
@@ -30,9 +36,9 @@
 
   if (kind === 'window') {
     const postToSelf = scope.postMessage.bind(scope);
-    env.newChannel = () => {
+    env.newChannel = (forRealm = realm) => {
       const { port1, port2 } = new MessageChannel();
-      postToSelf({ type: 'cross-origin-storage:connect' }, '*', [port2]);
+      postToSelf({ type: 'cross-origin-storage:connect', realm: forRealm }, '*', [port2]);
       return { port: port1, gone: NEVER };
     };
     return;
@@ -56,12 +62,13 @@
       settle.resolve({ port: ports[0], gone: data.lock ? env.lockReleased(data.lock) : NEVER, lock: data.lock });
     };
     return {
-      open: () =>
+      open: (forRealm = realm) =>
         new Promise((resolve, reject) => {
           const id = ++nextId;
           waiting.set(id, { resolve, reject });
-          port.postMessage({ open: id });
+          port.postMessage({ open: id, realm: forRealm });
         }),
+      hint: () => port.postMessage({ hint: true }),
       fail() {
         for (const { reject } of waiting.values()) reject(new DOMException('the page that relayed this worker closed; retry', 'InvalidStateError'));
         waiting.clear();
@@ -83,7 +90,11 @@
       booted(spawnerClient(port));
       port.postMessage({ booted: true });
     });
-    env.newChannel = () => spawner.then((client) => client.open());
+    env.newChannel = (forRealm) => spawner.then((client) => client.open(forRealm));
+    env.relayHint = () => {
+      spawner.then((client) => client.hint());
+      return true;
+    };
     return;
   }
 
@@ -115,10 +126,15 @@
     };
     control.postMessage({ hello: true });
   });
-  env.newChannel = async () => {
+  env.newChannel = async (forRealm) => {
     while (!owners.length) await (arrival ??= Promise.withResolvers()).promise;
     const owner = owners.at(-1);
-    const { port } = await owner.client.open();
+    const { port } = await owner.client.open(forRealm);
     return { port, gone: env.lockReleased(owner.lock), lock: owner.lock };
+  };
+  // With no document connected, the hint goes to the worker's own console.
+  env.relayHint = () => {
+    owners.at(-1)?.client.hint();
+    return owners.length > 0;
   };
 });

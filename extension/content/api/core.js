@@ -12,6 +12,7 @@
   const { Blob, File, URL, DOMException, TypeError, WritableStream, Promise, JSON, Map, WeakMap, ArrayBuffer, Proxy } = scope;
   const { TextEncoder, Uint8Array, Object, Reflect, Symbol, Array } = scope;
   const warn = scope.console.warn.bind(scope.console);
+  const info = scope.console.info.bind(scope.console);
   const INTERNAL = Symbol('internal');
   /**
    * How a handle made in one realm is recognised and serialized in another
@@ -102,8 +103,24 @@
     });
   }
 
+  /**
+   * Once per page load, when the store answers NotFoundError or
+   * NotAllowedError: where the developer can see why. Identical for every
+   * cause (a plain miss included), so it tells nothing the error did not.
+   * A worker asks its creating document to print it (api/channels.js), so a
+   * page and its workers print it once between them.
+   */
+  const HINT = 'crossOriginStorage: a file was not available; open the Cross-Origin Storage panel in DevTools to see why';
+  let hinted = false;
+  env.hint = () => {
+    if (hinted) return;
+    hinted = true;
+    if (!env.relayHint?.()) info(HINT);
+  };
+
   /** @param {{ name?: string, message?: string }} [error] the worker's `{name, message}` */
   function toError({ name, message } = {}) {
+    if (name === 'NotFoundError' || name === 'NotAllowedError') env.hint();
     return name === 'TypeError' ? new TypeError(message) : new DOMException(message, name || 'UnknownError');
   }
 
@@ -422,10 +439,11 @@
   }
 
   // ---- the manager --------------------------------------------------------
-  async function getFileHandle(hash, options) {
+  /** `method` names the API (or integration) called, for the developer tools only. */
+  async function getFileHandle(hash, options, method) {
     const key = toHash(hash);
     const opts = toOptions(options);
-    await call({ op: 'open', hash: key, create: opts.create, origins: opts.origins });
+    await call({ op: 'open', hash: key, create: opts.create, origins: opts.origins, method });
     return newHandle({ hash: key, create: opts.create, origins: opts.origins, readable: !opts.create });
   }
 
@@ -436,12 +454,12 @@
     }
 
     getFileHandle(hash, options = undefined) {
-      return getFileHandle(hash, options);
+      return getFileHandle(hash, options, 'getFileHandle');
     }
 
     /** The spec's earlier name (Transformers.js 4.3, Emscripten, WebLLM). */
     requestFileHandle(hash, options = undefined) {
-      return getFileHandle(hash, options);
+      return getFileHandle(hash, options, 'requestFileHandle');
     }
 
     /** The legacy plural form (Transformers.js 4.0-4.2): all or nothing. */
@@ -449,7 +467,7 @@
       if (hashes == null || typeof hashes[Symbol.iterator] !== 'function') {
         throw new TypeError('requestFileHandles takes a sequence of hashes');
       }
-      return Promise.all(Array.from(hashes, (hash) => getFileHandle(hash, options)));
+      return Promise.all(Array.from(hashes, (hash) => getFileHandle(hash, options, 'requestFileHandles')));
     }
 
     get [Symbol.toStringTag]() {

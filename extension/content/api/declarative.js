@@ -97,7 +97,7 @@
     script.removeAttribute('src');
     const hash = env.sha256OfIntegrity(source.integrity);
     const lookup = hash
-      ? env.getFileHandle({ algorithm: 'SHA-256', value: hash }).then((handle) => handle.getFile())
+      ? env.getFileHandle({ algorithm: 'SHA-256', value: hash }, undefined, 'declarative').then((handle) => handle.getFile())
       : Promise.reject(new Error('no sha256 integrity'));
     lookup.then(
       (file) => {

@@ -72,7 +72,7 @@
   function storing(response, hash, origins) {
     const reader = response.body.getReader();
     const writable = env
-      .getFileHandle({ algorithm: 'SHA-256', value: hash }, { create: true, origins })
+      .getFileHandle({ algorithm: 'SHA-256', value: hash }, { create: true, origins }, 'fetch')
       .then((handle) => handle.createWritable())
       .then((stream) => stream.getWriter());
     writable.catch(() => {});
@@ -117,7 +117,7 @@
     if (!hash) return Reflect.apply(nativeFetch, thisArg, [request]);
     request.signal.throwIfAborted();
     try {
-      const handle = await env.getFileHandle({ algorithm: 'SHA-256', value: hash });
+      const handle = await env.getFileHandle({ algorithm: 'SHA-256', value: hash }, undefined, 'fetch');
       const file = await handle.getFile();
       request.signal.throwIfAborted();
       return await storedResponse(file, request.url);

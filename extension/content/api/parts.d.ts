@@ -16,6 +16,12 @@ interface CrossOriginStorageSetup {
   cspFree: boolean;
 }
 
+/** The window or worker a channel serves, as the DevTools panel names it (a worker by its script URL). */
+interface CrossOriginStorageRealm {
+  kind: 'window' | 'dedicated' | 'shared';
+  url?: string;
+}
+
 /** One of this frame's page channels to the bridge, and a promise settled when it can no longer be answered. */
 interface CrossOriginStorageChannel {
   port: MessagePort;
@@ -32,6 +38,9 @@ interface CrossOriginStorageHandleDescription {
   origin?: string;
 }
 
+/** Which API, or host integration, opened a handle: shown in the DevTools panel only (cos-core OpenMethod). */
+type CrossOriginStorageMethod = 'getFileHandle' | 'requestFileHandle' | 'requestFileHandles' | 'fetch' | 'declarative';
+
 /** What the parts share: filled in by each part in order (core first). */
 interface CrossOriginStorageEnv {
   setup: CrossOriginStorageSetup;
@@ -39,7 +48,7 @@ interface CrossOriginStorageEnv {
   parts: CrossOriginStoragePart[];
   install: CrossOriginStorageInstall;
   /** api/channels.js: opens a page channel of this frame (in a worker, through the document that created it). */
-  newChannel(): CrossOriginStorageChannel | Promise<CrossOriginStorageChannel>;
+  newChannel(realm?: CrossOriginStorageRealm): CrossOriginStorageChannel | Promise<CrossOriginStorageChannel>;
   /** api/channels.js: the key of the boot message a creator sends a new worker. */
   BOOT: string;
   /** api/channels.js: settles once the context holding Web Lock `name` is gone. */
@@ -51,7 +60,11 @@ interface CrossOriginStorageEnv {
   /** api/fetch.js: the hex SHA-256 digest SRI metadata names, or null. */
   sha256OfIntegrity(integrity: string): string | null;
   /** api/core.js */
-  getFileHandle(hash: unknown, options?: unknown): Promise<FileSystemFileHandle>;
+  getFileHandle(hash: unknown, options?: unknown, method?: CrossOriginStorageMethod): Promise<FileSystemFileHandle>;
+  /** api/core.js: prints the console hint once per page load (a worker relays it to its creator, api/channels.js). */
+  hint(): void;
+  /** api/channels.js, in a worker: asks the creating document to print the hint; false if there is none. */
+  relayHint?: () => boolean;
   toOrigins(origins: unknown): unknown;
   reviveHandle(description: CrossOriginStorageHandleDescription): FileSystemFileHandle;
 }

@@ -115,9 +115,10 @@
   function serveSpawner(port, { lock = undefined, booted = () => {} } = {}) {
     port.onmessage = ({ data }) => {
       if (data?.booted === true) return booted();
+      if (data?.hint === true) return env.hint();
       if (typeof data?.open !== 'number') return;
       Promise.resolve()
-        .then(() => env.newChannel())
+        .then(() => env.newChannel(data.realm))
         .then(
           (channel) => port.postMessage({ id: data.open, lock: lock ?? channel.lock }, [channel.port]),
           (error) => port.postMessage({ id: data.open, error: { name: error?.name, message: error?.message } }),

@@ -8,9 +8,9 @@
 //!   start), never an entry without bytes;
 //! - a page's request is answered only after what it changed is durable.
 
-use super::step::{Caller, Data, GrantsAfter, Lock, Reply, Step, Value};
+use super::step::{Caller, Ceiling, Data, GrantsAfter, Lock, Reply, Step, Trace, Value};
 use super::task::{Action, Deletion, Io, Task, Then};
-use super::{Engine, Open, Stage, MAX_SESSIONS_PER_ORIGIN};
+use super::{Engine, Open, Refusal, Stage, MAX_SESSIONS_PER_ORIGIN};
 use crate::disabled_sites;
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
@@ -20,7 +20,7 @@ use crate::message::{AdminRequest, PageRequest};
 use crate::origin::Origin;
 use crate::permissions_policy;
 use crate::session::{CloseStep, WriteSession};
-use crate::visibility::Visibility;
+use crate::visibility::{ceiling_warnings, Visibility};
 use std::collections::BTreeSet;
 
 use Action::{Io as Do, Then as Decide};
@@ -50,9 +50,13 @@ impl Engine {
         data: Option<Data>,
         now_ms: u64,
     ) -> Step {
-        match self.plan_page(caller, request, data, now_ms) {
-            Ok(task) => self.launch(task, now_ms),
-            Err(error) => self.refuse(&error),
+        let mut trace = Trace::default();
+        match self.plan_page(caller, request, data, now_ms, &mut trace) {
+            Ok(mut task) => {
+                task.trace = trace;
+                self.launch(task, now_ms)
+            }
+            Err(error) => self.refuse(&error, trace),
         }
     }
 
@@ -60,49 +64,54 @@ impl Engine {
     pub fn admin(&mut self, request: serde_json::Value, now_ms: u64) -> Step {
         match self.plan_admin(request) {
             Ok(task) => self.launch(task, now_ms),
-            Err(error) => self.refuse(&error),
+            Err(error) => self.refuse(&error, Trace::default()),
         }
     }
 
+    /// Plans a page request; what it learns on the way goes in `trace`,
+    /// which the task takes over (or the refusal carries).
     fn plan_page(
         &mut self,
         caller: &Caller,
         request: Result<serde_json::Value>,
         data: Option<Data>,
         now_ms: u64,
+        trace: &mut Trace,
     ) -> Result<Task> {
         let origin = Origin::parse_caller(&caller.origin)?;
-        // The user turned the API off for this site after the page loaded:
-        // its scripts still run, but it gets nothing more (the next load has no API).
-        if self.disabled.by(&self.sites.site(&origin)).is_some() {
-            return Err(CosError::DisabledForSite);
-        }
-        // The spec's step 1, before any validation.
-        if !permissions_policy::enabled(caller.frames()) {
-            return Err(CosError::DisabledByPermissionsPolicy);
+        let refused = if self.disabled.by(&self.sites.site(&origin)).is_some() {
+            // The user turned the API off for this site after the page loaded:
+            // its scripts still run, but it gets nothing more (the next load has no API).
+            Some(CosError::DisabledForSite)
+        } else if let Err(blocked) = permissions_policy::check(caller.frames()) {
+            // The spec's step 1, before any validation.
+            trace.policy = Some(blocked);
+            Some(CosError::DisabledByPermissionsPolicy)
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            // What the request was, for the developer tools only.
+            if let Ok(request) = request.and_then(PageRequest::decode) {
+                trace.describe(&request);
+            }
+            return Err(error);
         }
         let top = Origin::parse_caller(caller.top_origin())?;
         let request = PageRequest::decode(request?)?;
+        trace.describe(&request);
         let mut task = Task::new(Some(origin.clone()), Some(caller.channel));
         task.top = Some(top.clone());
-        task.trace.op = Some(request.op());
         match request {
-            PageRequest::Open { hash, create, origins } => {
+            PageRequest::Open { hash, create, origins, .. } => {
                 let hash = hash.parse()?;
-                task.trace.hash = Some(hash.clone());
                 Visibility::from_arg(origins.as_ref())?;
                 // A create handle touches no stored state and costs no probe.
                 task.reply = Some(match create {
                     true => Reply::ok(Value::Handle { hash, size: None }),
-                    false => match self.lookup(&hash, &origin, &top, now_ms) {
-                        Ok((size, grant)) => {
-                            task.trace.grant = Some(grant);
-                            Reply::ok(Value::Handle { hash, size: Some(size) })
-                        }
-                        Err(refusal) => {
-                            task.trace.refusal = Some(refusal);
-                            Reply::err(&CosError::NotFound)
-                        }
+                    false => match self.lookup(&hash, &origin, &top, now_ms, trace) {
+                        Some((size, _)) => Reply::ok(Value::Handle { hash, size: Some(size) }),
+                        None => Reply::err(&CosError::NotFound),
                     },
                 });
                 // What the lookup charged is durable before the answer: a
@@ -111,26 +120,28 @@ impl Engine {
             }
             PageRequest::Read { hash } => {
                 let hash = hash.parse()?;
-                task.trace.hash = Some(hash.clone());
-                match self.lookup(&hash, &origin, &top, now_ms) {
-                    Ok((size, _)) => {
+                match self.lookup(&hash, &origin, &top, now_ms, trace) {
+                    Some((size, _)) => {
                         task = task.then([
                             Do(Io::ReadBlob(hash.clone())),
                             Decide(Then::CheckRead { hash, size, locked: false }),
                         ]);
                     }
-                    Err(refusal) => {
-                        task.trace.refusal = Some(refusal);
+                    None => {
                         task.reply = Some(Reply::err(&CosError::NotFound));
                         task = task.then([Do(Io::Persist)]);
                     }
                 }
             }
-            PageRequest::WriteBegin { hash, origins } => {
+            PageRequest::WriteBegin { hash, origins, .. } => {
                 let hash = hash.parse()?;
-                task.trace.hash = Some(hash.clone());
-                let (visibility, warnings) =
+                let (visibility, dropped) =
                     Visibility::from_arg(origins.as_ref())?.within_ceiling(caller.allow_origin.as_deref());
+                let warnings = ceiling_warnings(&dropped);
+                trace.ceiling = (!dropped.is_empty()).then(|| Ceiling {
+                    header: caller.allow_origin.clone(),
+                    dropped: dropped.iter().map(ToString::to_string).collect(),
+                });
                 let open = self.sessions.values().filter(|o| o.session.origin == origin).count();
                 if open >= MAX_SESSIONS_PER_ORIGIN {
                     return Err(CosError::InvalidState(format!(
@@ -139,7 +150,9 @@ impl Engine {
                 }
                 let session = self.random.session_id();
                 let writer = WriteSession::new(origin, hash, visibility);
-                self.sessions.insert(session.clone(), Open::new(writer, caller.channel, warnings));
+                let open = Open::new(writer, caller.channel, warnings, trace.ceiling.clone());
+                self.sessions.insert(session.clone(), open);
+                trace.session = Some(session.clone());
                 task.session = Some(session.clone());
                 task = task.then([
                     Do(Io::Acquire(Lock::Session(session.clone()))),
@@ -149,24 +162,24 @@ impl Engine {
             }
             PageRequest::Write { session, position } => {
                 let data = data.ok_or_else(|| CosError::InvalidMessage("write carries no data".into()))?;
-                task.trace.bytes = Some(data.len());
-                let session = self.owned(&task, session)?;
+                trace.bytes = Some(data.len());
+                let session = self.owned(&task, session, trace)?;
                 task = task.then(session_step(&session, Then::Write { session: session.clone(), position, data }));
             }
             PageRequest::Seek { session, position } => {
-                let session = self.owned(&task, session)?;
+                let session = self.owned(&task, session, trace)?;
                 task = task.then(session_step(&session, Then::Seek { session: session.clone(), position }));
             }
             PageRequest::Truncate { session, size } => {
-                let session = self.owned(&task, session)?;
+                let session = self.owned(&task, session, trace)?;
                 task = task.then(session_step(&session, Then::Truncate { session: session.clone(), size }));
             }
             PageRequest::Close { session } => {
-                let session = self.owned(&task, session)?;
+                let session = self.owned(&task, session, trace)?;
                 task = task.then(session_step(&session, Then::Close { session: session.clone() }));
             }
             PageRequest::Abort { session } => {
-                let session = self.owned(&task, session)?;
+                let session = self.owned(&task, session, trace)?;
                 task = task.then(session_step(&session, Then::Abort { session: session.clone() }));
             }
         }
@@ -234,16 +247,17 @@ impl Engine {
                 self.probes.replenish(&self.sites.site(&origin));
                 self.launch(Task::new(None, None).then([Do(Io::Persist)]), now_ms)
             }
-            Err(error) => self.refuse(&error),
+            Err(error) => self.refuse(&error, Trace::default()),
         }
     }
 
     /// The session a page names, if it is that page's (same origin, same
     /// channel). Anyone else's session is reported exactly like a missing one.
-    fn owned(&self, task: &Task, session: String) -> Result<SessionId> {
+    fn owned(&self, task: &Task, session: String, trace: &mut Trace) -> Result<SessionId> {
         let id = SessionId::from_page(session);
         match self.sessions.get(&id) {
             Some(open) if Some(&open.session.origin) == task.origin.as_ref() && Some(open.channel) == task.channel => {
+                (trace.session, trace.hash) = (Some(id.clone()), Some(open.session.hash.clone()));
                 Ok(id)
             }
             _ => Err(CosError::UnknownSession),
@@ -274,7 +288,7 @@ impl Engine {
                 let open = self.writing(id, &session, now_ms)?;
                 let (_, size) = open.session.span_of_write(position, len)?;
                 let growth = size - open.session.size();
-                self.check_quota(&session, growth)?;
+                self.check_quota(id, &session, growth)?;
                 let at = self.writing(id, &session, now_ms)?.session.plan_write(position, len, feed)?;
                 self.task_mut(id)?.next([Do(Io::WriteTemp { session, at, len, feed }), Decide(Then::Written)]);
                 Ok(())
@@ -293,7 +307,7 @@ impl Engine {
             }
             Then::Truncate { session, size } => {
                 let growth = size.saturating_sub(self.writing(id, &session, now_ms)?.session.size());
-                self.check_quota(&session, growth)?;
+                self.check_quota(id, &session, growth)?;
                 self.writing(id, &session, now_ms)?.session.truncate(size)?;
                 self.task_mut(id)?.next([Do(Io::TruncateTemp { session, size })]);
                 self.reply(id, Value::Empty {})
@@ -318,8 +332,7 @@ impl Engine {
                     storers: e.storers.len(),
                 });
                 let task = self.task_mut(id)?;
-                (task.trace.grants_after, task.trace.hash, task.trace.bytes) =
-                    (after, Some(s.hash.clone()), Some(s.size()));
+                (task.trace.grants_after, task.trace.bytes, task.trace.ceiling) = (after, Some(s.size()), open.ceiling);
                 task.session = None;
                 task.next([Do(Io::Persist)]);
                 self.reply(id, Value::Committed { hash: s.hash.clone(), size: s.size(), warnings: open.warnings })
@@ -364,8 +377,13 @@ impl Engine {
 
     /// `close()`: verify, then place the file under the store lock.
     fn close(&mut self, id: super::step::TaskId, session: SessionId, now_ms: u64) -> Result<()> {
-        let open = self.claim(id, &session, now_ms)?;
-        let next = match (open.stage, open.session.close()?) {
+        let closed = self.claim(id, &session, now_ms)?.session.close();
+        if let Err(CosError::IntegrityMismatch { actual, .. }) = &closed {
+            let trace = &mut self.task_mut(id)?.trace;
+            (trace.verified, trace.actual_hash) = (Some(false), Some(actual.clone()));
+        }
+        let open = self.sessions.get_mut(&session).ok_or(CosError::UnknownSession)?;
+        let next = match (open.stage, closed?) {
             (Stage::Writing, CloseStep::FullHash { size }) => {
                 open.stage = Stage::Hashing;
                 vec![
@@ -393,9 +411,10 @@ impl Engine {
     fn place(&mut self, id: super::step::TaskId, session: SessionId, now_ms: u64) -> Result<()> {
         let open = self.sessions.get(&session).ok_or(CosError::UnknownSession)?;
         let (hash, size, origin) = (open.session.hash.clone(), open.session.size(), open.session.origin.clone());
-        self.check_commit_quota(&session, &origin, &hash, size)?;
+        self.check_commit_quota(id, &session, &origin, &hash, size)?;
         let already_stored = self.index.get(&hash).is_some();
-        self.task_mut(id)?.trace.already_stored = Some(already_stored);
+        let trace = &mut self.task_mut(id)?.trace;
+        (trace.verified, trace.already_stored) = (Some(true), Some(already_stored));
         let next = if already_stored {
             vec![Do(Io::DiscardTemp(session.clone())), Decide(Then::Commit { session })]
         } else {
@@ -433,20 +452,19 @@ impl Engine {
                 // Still there and still for this caller (under the lock it may
                 // have been replaced). Asking again for the same hash costs no probe.
                 let top = self.task(id)?.top.clone().unwrap_or_else(|| origin.clone());
-                let (size, grant) = match self.lookup(&hash, &origin, &top, now_ms) {
-                    Ok(found) => found,
-                    Err(refusal) => {
-                        self.task_mut(id)?.trace.refusal = Some(refusal);
-                        return Err(CosError::NotFound);
-                    }
-                };
-                let trace = &mut self.task_mut(id)?.trace;
-                (trace.grant, trace.bytes) = (Some(grant), Some(size));
+                let mut trace = std::mem::take(&mut self.task_mut(id)?.trace);
+                let found = self.lookup(&hash, &origin, &top, now_ms, &mut trace);
+                self.task_mut(id)?.trace = trace;
+                let Some((size, _)) = found else { return Err(CosError::NotFound) };
+                self.task_mut(id)?.trace.bytes = Some(size);
                 self.index.record_read(&hash, &origin, now_ms);
                 self.task_mut(id)?.next([Do(Io::Persist)]);
                 self.reply(id, Value::Handle { hash, size: Some(size) })
             }
-            super::step::Outcome::Failed { .. } => self.refuse_with(id, &CosError::NotFound),
+            super::step::Outcome::Failed { .. } => {
+                self.task_mut(id)?.trace.refusal = Some(Refusal::Unreadable);
+                self.refuse_with(id, &CosError::NotFound)
+            }
             _ if !locked => {
                 self.task_mut(id)?.next([
                     Do(Io::Acquire(Lock::Store)),
@@ -460,6 +478,7 @@ impl Engine {
                     self.index.remove(&hash);
                     self.task_mut(id)?.next([Do(Io::Persist), Do(Io::DeleteBlobs(vec![hash.to_string()]))]);
                 }
+                self.task_mut(id)?.trace.refusal = Some(Refusal::Missing);
                 self.refuse_with(id, &CosError::NotFound)
             }
         }

@@ -52,6 +52,8 @@ pub enum Refusal {
     NotOnPublicList,
     ProbeBudget,
     Grease,
+    /// Disclosed, but the stored file could not be read (the extension's storage failed).
+    Unreadable,
 }
 
 pub struct Engine {
@@ -83,6 +85,8 @@ pub(crate) struct Open {
     stage: Stage,
     /// For the writer's console at close: about its own request only.
     warnings: Vec<String>,
+    /// For the developer tools at close: what the Allow-Origin ceiling left out.
+    ceiling: Option<step::Ceiling>,
     /// A request is working on it (it must not expire under that request).
     busy: bool,
     last_active_ms: u64,
@@ -98,8 +102,8 @@ pub(crate) enum Stage {
 }
 
 impl Open {
-    fn new(session: WriteSession, channel: ChannelId, warnings: Vec<String>) -> Self {
-        Self { session, channel, stage: Stage::Writing, warnings, busy: true, last_active_ms: 0 }
+    fn new(session: WriteSession, channel: ChannelId, warnings: Vec<String>, ceiling: Option<step::Ceiling>) -> Self {
+        Self { session, channel, stage: Stage::Writing, warnings, ceiling, busy: true, last_active_ms: 0 }
     }
 }
 
@@ -231,37 +235,52 @@ impl Engine {
     /// Whether `origin` (in a page whose top-level origin is `top`) may see
     /// `hash` now, with the entry's size if so. Every gate the spec asks for,
     /// in order: the probe budget (not for the file's own storers), the
-    /// grants, the Public Hash List for the global grant, and GREASE.
+    /// grants, the Public Hash List for the global grant, and GREASE. The
+    /// grant, or why nothing was disclosed, goes in `trace`.
     fn lookup(
         &mut self,
         hash: &ContentHash,
         origin: &Origin,
         top: &Origin,
         now_ms: u64,
-    ) -> std::result::Result<(u64, Grant), Refusal> {
-        let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites)));
+        trace: &mut step::Trace,
+    ) -> Option<(u64, Grant)> {
+        let found = self.index.get(hash).map(|e| (e.size, e.grant_for(origin, &self.sites), e.listed.len()));
         let caller_site = self.sites.site(origin);
-        if !matches!(found, Some((_, Some(Grant::Storer)))) {
-            let top_site = self.sites.site(top);
-            let sites = if top_site == caller_site { vec![&caller_site] } else { vec![&caller_site, &top_site] };
-            if !self.probes.charge(&sites, hash, self.probe_limit, now_ms) {
-                self.index.count_miss();
-                return Err(Refusal::ProbeBudget);
-            }
-        }
         let result = match found {
+            Some((_, Some(Grant::Storer), _)) => Ok(()),
+            _ => {
+                let top_site = self.sites.site(top);
+                let sites = if top_site == caller_site { vec![&caller_site] } else { vec![&caller_site, &top_site] };
+                self.probes.charge(&sites, hash, self.probe_limit, now_ms).map_err(|spent| {
+                    trace.budget = Some(spent);
+                    Refusal::ProbeBudget
+                })
+            }
+        };
+        let result = result.and_then(|()| match found {
             None => Err(Refusal::Missing),
-            Some((_, None)) => Err(Refusal::OutOfScope),
-            Some((_, Some(Grant::Global))) if !self.is_public(hash) => Err(Refusal::NotOnPublicList),
-            Some((size, Some(Grant::Global))) if size <= GREASE_MAX_BYTES && self.greased(&caller_site, hash) => {
+            Some((_, None, listed)) => {
+                trace.listed_origins = Some(listed);
+                Err(Refusal::OutOfScope)
+            }
+            Some((_, Some(Grant::Global), _)) if !self.is_public(hash) => Err(Refusal::NotOnPublicList),
+            Some((size, Some(Grant::Global), _)) if size <= GREASE_MAX_BYTES && self.greased(&caller_site, hash) => {
                 Err(Refusal::Grease)
             }
-            Some((size, Some(grant))) => Ok((size, grant)),
-        };
-        if result.is_err() {
-            self.index.count_miss();
+            Some((size, Some(grant), _)) => Ok((size, grant)),
+        });
+        match result {
+            Ok((size, grant)) => {
+                trace.grant = Some(grant);
+                Some((size, grant))
+            }
+            Err(refusal) => {
+                self.index.count_miss();
+                trace.refusal = Some(refusal);
+                None
+            }
         }
-        result
     }
 
     /// Matches the blob directory (name, size; no size for a directory)
@@ -404,3 +423,5 @@ fn record<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trace_tests;

@@ -8,6 +8,7 @@
 //! whole is kept within the budget by evicting the least recently used files
 //! not in use; that never fails a write.
 
+use super::step::{QuotaTrace, TaskId};
 use super::{Engine, IN_USE_MS, MAX_ENTRIES_PER_SITE};
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
@@ -35,11 +36,16 @@ impl Engine {
         self.index.charged_to(origin).saturating_add(writing)
     }
 
-    /// Refuses to grow `session`'s file by `growth` bytes beyond its origin's limit.
-    pub(crate) fn check_quota(&self, session: &SessionId, growth: u64) -> Result<()> {
+    /// Refuses to grow `session`'s file by `growth` bytes beyond its
+    /// origin's limit (the numbers go in task `id`'s trace, never in the reply).
+    pub(crate) fn check_quota(&mut self, id: TaskId, session: &SessionId, growth: u64) -> Result<()> {
         let origin = &self.sessions.get(session).ok_or(CosError::UnknownSession)?.session.origin;
-        match self.charge(origin).saturating_add(growth) > self.origin_limit() {
-            true => Err(CosError::QuotaExceeded),
+        let charged = self.charge(origin);
+        match charged.saturating_add(growth) > self.origin_limit() {
+            true => Err(self.over_quota(
+                id,
+                QuotaTrace::Origin { charged_bytes: charged, adding_bytes: growth, limit_bytes: self.origin_limit() },
+            )),
             false => Ok(()),
         }
     }
@@ -49,7 +55,8 @@ impl Engine {
     /// because the limit may have changed since the bytes were written.)
     /// Also the entry cap: a site may store only `MAX_ENTRIES_PER_SITE` files.
     pub(crate) fn check_commit_quota(
-        &self,
+        &mut self,
+        id: TaskId,
         session: &SessionId,
         origin: &Origin,
         hash: &ContentHash,
@@ -58,16 +65,31 @@ impl Engine {
         let entry = self.index.get(hash);
         let already = entry.is_some_and(|e| e.storers.contains(origin));
         let writing = self.sessions.get(session).map_or(0, |o| o.session.size());
-        let after = self.charge(origin).saturating_sub(writing).saturating_add(if already { 0 } else { size });
+        let charged = self.charge(origin).saturating_sub(writing);
+        let adding = if already { 0 } else { size };
+        if charged.saturating_add(adding) > self.origin_limit() {
+            let why =
+                QuotaTrace::Origin { charged_bytes: charged, adding_bytes: adding, limit_bytes: self.origin_limit() };
+            return Err(self.over_quota(id, why));
+        }
         let site = self.sites.site(origin);
         let of_site = |e: &Entry| e.storers.iter().any(|s| self.sites.site(s) == site);
         let new_for_site = !entry.is_some_and(of_site);
-        if after > self.origin_limit()
-            || (new_for_site && self.index.entries().filter(|e| of_site(e)).count() >= MAX_ENTRIES_PER_SITE)
-        {
-            return Err(CosError::QuotaExceeded);
+        if new_for_site {
+            let stored = self.index.entries().filter(|e| of_site(e)).count();
+            if stored >= MAX_ENTRIES_PER_SITE {
+                return Err(self.over_quota(id, QuotaTrace::Files { stored, max: MAX_ENTRIES_PER_SITE }));
+            }
         }
         Ok(())
+    }
+
+    /// The page's error for a write that does not fit; why goes in task `id`'s trace.
+    fn over_quota(&mut self, id: TaskId, why: QuotaTrace) -> CosError {
+        if let Some(task) = self.tasks.get_mut(&id) {
+            task.trace.quota = Some(why);
+        }
+        CosError::QuotaExceeded
     }
 
     /// The least recently used files not in use whose removal keeps the

@@ -9,7 +9,10 @@
 use crate::error::WireError;
 use crate::hash::ContentHash;
 use crate::ids::SessionId;
-use crate::permissions_policy::{Container, Frame, FrameRef, Header};
+use crate::message::PageRequest;
+use crate::permissions_policy::{Blocked, Container, Frame, FrameRef, Header};
+use crate::probes::Spent;
+use crate::visibility::Visibility;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// One request being carried out; the host echoes it back with each outcome.
@@ -188,7 +191,7 @@ pub enum Step {
     Done {
         task: TaskId,
         reply: Option<Reply>,
-        trace: Trace,
+        trace: Box<Trace>,
     },
 }
 
@@ -214,32 +217,125 @@ impl Step {
 }
 
 /// What happened in a task, as only the person at the keyboard may see it
-/// (the developer tools): why a lookup disclosed nothing, which grant
-/// disclosed a file, what a write found and left. The page sees none of it:
-/// its answer is `Reply`, the same for every refusal.
+/// (the developer tools): what the request was, why a lookup disclosed
+/// nothing, which grant disclosed a file, what a write found and left. The
+/// page sees none of it: its answer is `Reply`, the same for every refusal.
+/// Every field is bounded by the request schema or made by the engine: a
+/// page cannot make a trace large.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trace {
     /// The request's operation (`open`, `read`, `write-begin`, `close`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op: Option<&'static str>,
+    /// The API method the page called (see `PageRequest::method`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<ContentHash>,
+    /// An open's `create` option.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create: Option<bool>,
+    /// The `origins` option, validated, as the page asked for it (before the
+    /// Allow-Origin ceiling); absent for the default (same site).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origins: Option<RequestedOrigins>,
+    /// The write session the request opened or worked on (the page's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
     /// Why a lookup disclosed nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<super::Refusal>,
+    /// Out of scope: how many origins the file is listed for (none is the caller's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_origins: Option<usize>,
+    /// Probe budget: the window that had no room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Spent>,
+    /// Permissions Policy: the frame where the feature is off, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Blocked>,
+    /// The Allow-Origin ceiling left listed origins out of the write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling: Option<Ceiling>,
+    /// Why a write did not fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaTrace>,
     /// The grant that disclosed the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant: Option<crate::index::Grant>,
     /// Bytes read or written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// A close: whether the bytes hashed to the declared hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// A close that did not verify: what the bytes hashed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_hash: Option<String>,
     /// A verified write: whether the bytes were stored already.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub already_stored: Option<bool>,
     /// A verified write: the entry's grants afterwards.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants_after: Option<GrantsAfter>,
+}
+
+impl Trace {
+    /// What the request asks, as far as it is valid (an invalid part is
+    /// left out: the reply's error says what was wrong with it).
+    pub(crate) fn describe(&mut self, request: &PageRequest) {
+        (self.op, self.method) = (Some(request.op()), Some(request.method()));
+        let (hash, origins) = match request {
+            PageRequest::Open { hash, create, origins, .. } => {
+                self.create = Some(*create);
+                (hash, origins)
+            }
+            PageRequest::WriteBegin { hash, origins } => (hash, origins),
+            PageRequest::Read { hash } => (hash, &None),
+            _ => return,
+        };
+        self.hash = hash.parse().ok();
+        self.origins = match Visibility::from_arg(origins.as_ref()) {
+            Ok(Visibility::Global) => Some(RequestedOrigins::Everyone("*")),
+            Ok(Visibility::Listed(list)) => {
+                Some(RequestedOrigins::Listed(list.iter().map(ToString::to_string).collect()))
+            }
+            Ok(Visibility::SameSite) | Err(_) => None,
+        };
+    }
+}
+
+/// The `origins` option of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RequestedOrigins {
+    /// `"*"`.
+    Everyone(&'static str),
+    Listed(Vec<String>),
+}
+
+/// What the `Cross-Origin-Storage-Allow-Origin` ceiling did to a write's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ceiling {
+    /// The writing document's header, if it had one.
+    pub header: Option<String>,
+    /// Listed origins the header did not authorize: left out.
+    pub dropped: Vec<String>,
+}
+
+/// Why a write did not fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+pub enum QuotaTrace {
+    /// The origin's stored files and open writes (`charged`), plus `adding`,
+    /// would pass what one origin may hold.
+    Origin { charged_bytes: u64, adding_bytes: u64, limit_bytes: u64 },
+    /// The site already stores the most files one site may.
+    Files { stored: usize, max: usize },
+    /// The browser refused the extension more disk space.
+    Disk,
 }
 
 /// An entry's grants, as the developer tools show them after a write.

@@ -4,7 +4,7 @@
 //! host only ever sees the next `Step`; the order of steps, and every rule
 //! about durability, lives here and in `flows.rs`.
 
-use super::step::{ChannelId, Lock, Outcome, Reply, Step, TaskId, Trace};
+use super::step::{ChannelId, Lock, Outcome, QuotaTrace, Reply, Step, TaskId, Trace};
 use super::Engine;
 use crate::error::CosError;
 use crate::hash::ContentHash;
@@ -145,16 +145,17 @@ impl Engine {
         self.advance(id, now_ms)
     }
 
-    /// A request that failed before it started: answered at once.
-    pub fn refuse(&mut self, error: &CosError) -> Step {
-        Step::Done { task: self.new_task_id(), reply: Some(Reply::err(error)), trace: Trace::default() }
+    /// A request that failed before it started: answered at once, with
+    /// what was learnt about it for the developer tools.
+    pub fn refuse(&mut self, error: &CosError, trace: Trace) -> Step {
+        Step::Done { task: self.new_task_id(), reply: Some(Reply::err(error)), trace: Box::new(trace) }
     }
 
     /// Takes the host's report on the task's last step and returns the next one.
     pub fn resume(&mut self, id: TaskId, outcome: Outcome, now_ms: u64) -> Step {
         let Some(task) = self.tasks.get_mut(&id) else {
             let reply = Some(Reply::err(&CosError::Internal("unknown task".into())));
-            return Step::Done { task: id, reply, trace: Trace::default() };
+            return Step::Done { task: id, reply, trace: Box::default() };
         };
         task.feeding = None;
         // A persist that failed leaves its changes to be written by the next one.
@@ -171,6 +172,9 @@ impl Engine {
         let inspected = matches!(task.actions.front(), Some(Action::Then(then)) if then.reads_outcome());
         task.last = outcome;
         if let (Some(error), false) = (failed, inspected) {
+            if error == CosError::QuotaExceeded {
+                task.trace.quota = Some(QuotaTrace::Disk);
+            }
             self.fail(id, error);
         }
         self.advance(id, now_ms)
@@ -180,7 +184,7 @@ impl Engine {
     pub(crate) fn advance(&mut self, id: TaskId, now_ms: u64) -> Step {
         loop {
             let Some(task) = self.tasks.get_mut(&id) else {
-                return Step::Done { task: id, reply: None, trace: Trace::default() };
+                return Step::Done { task: id, reply: None, trace: Box::default() };
             };
             match task.actions.pop_front() {
                 None => return self.finish(id, now_ms),
@@ -246,7 +250,7 @@ impl Engine {
             open.busy = false;
             open.last_active_ms = now_ms;
         }
-        Step::Done { task: id, reply: task.reply, trace: task.trace }
+        Step::Done { task: id, reply: task.reply, trace: Box::new(task.trace) }
     }
 }
 
