@@ -518,7 +518,8 @@ test("an incognito tab's calls are in the incognito worker's record only: the re
       (url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url)?.id),
       regular.url(),
     );
-    expect(await recordIn(regularPage, regularTabId)).toEqual(['7']);
+    // Recorded once the page has its answer: polled.
+    await expect.poll(() => recordIn(regularPage, regularTabId)).toEqual(['7']);
   } finally {
     await devtools.close();
     await context.close();
