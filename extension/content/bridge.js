@@ -144,8 +144,9 @@ function relay(channel, page) {
       for (const id of waiting.values()) page.postMessage({ id, ...unavailable('the extension restarted before answering; retry') });
       waiting.clear();
     },
-    /** Closes the channel; the worker ends its write sessions. */
+    /** Closes the channel, telling the page (it opens another); the worker ends its write sessions. */
     close() {
+      page.postMessage({ closed: true });
       page.close();
       waiting.clear();
       if (worker) send({ channel, closed: true });

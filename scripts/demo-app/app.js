@@ -1,7 +1,8 @@
 // Demo page: embeds sentence pairs with the real Transformers.js and shows their similarity.
 // Query parameters: hub=<base URL of scripts/hub/server.mjs> (required), dtype=q8|fp32 (default q8),
-// ort=plain|lfs (default plain): where the ONNX Runtime files come from, see below;
-// tjs=legacy: Transformers.js 4.2 (plural requestFileHandles) instead of 4.3.
+// ort=plain|lfs (default plain): where the ONNX Runtime files come from, see embed.js;
+// tjs=legacy: Transformers.js 4.2 (plural requestFileHandles) instead of 4.3;
+// worker=1: the model runs in a Web Worker (worker.js), the pattern of Transformers.js's examples.
 // For automation the outcome is published as window.demoResult once done.
 const t0 = performance.now(); // measured before Transformers.js itself is loaded
 
@@ -12,40 +13,25 @@ const PAIRS = [
   ['The train leaves at seven in the morning.', 'Photosynthesis converts light into chemical energy.', 'unrelated'],
 ];
 
-const cosPresent = 'crossOriginStorage' in navigator;
-document.getElementById('cos').textContent = cosPresent ? 'present' : 'absent';
+const pageHasCos = 'crossOriginStorage' in navigator;
+document.getElementById('cos').textContent = pageHasCos ? 'present' : 'absent';
 const status = document.getElementById('status');
 
+/** Runs embed.js in a module worker, the way Transformers.js's examples do. */
+function embedInWorker(query, sentences) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => (data.ok ? resolve(data) : reject(new Error(data.error)));
+    worker.onerror = (event) => reject(new Error(`worker: ${event.message}`));
+    worker.postMessage({ query, sentences });
+  });
+}
+
 async function run() {
-  const params = new URLSearchParams(location.search);
-  const hub = params.get('hub');
-  if (!hub) throw new Error('missing ?hub=<hub base URL>');
-  const dtype = params.get('dtype') ?? 'q8';
-
-  // The bundled build (ONNX Runtime Web included), so no import map or bundler is needed.
-  const vendor = params.get('tjs') === 'legacy' ? 'transformers-legacy' : 'transformers';
-  const { pipeline, env } = await import(`/vendor/${vendor}/transformers.js`);
-  env.allowLocalModels = false;
-  env.remoteHost = `${hub}/`;
-  // Progressive enhancement: used only when the browser (or our extension) provides the API.
-  env.experimental_useCrossOriginStorage = true;
-  // Load the ONNX Runtime glue + wasm through Transformers.js's cache path (and so through COS).
-  // These are the files the bundled ONNX Runtime would otherwise fetch from a CDN.
-  // With ort=plain (a CDN-like URL) Transformers.js learns the wasm's hash only by hashing it after
-  // the download, so another origin cannot find it in COS on its first visit; with ort=lfs the hub
-  // serves the same files as a Hub repo whose /raw/ LFS pointer gives the hash up front.
-  const ortBase = params.get('ort') === 'lfs' ? `${hub}/onnxruntime/onnxruntime-web/resolve/main` : `${hub}/ort`;
-  env.useWasmCache = true;
-  env.backends.onnx.wasm.wasmPaths = {
-    mjs: `${ortBase}/ort-wasm-simd-threaded.asyncify.mjs`,
-    wasm: `${ortBase}/ort-wasm-simd-threaded.asyncify.wasm`,
-  };
-  env.backends.onnx.wasm.numThreads = 1; // pages are not cross-origin isolated
-
-  const extractor = await pipeline('feature-extraction', 'Xenova/all-MiniLM-L6-v2', { device: 'wasm', dtype });
+  const inWorker = new URLSearchParams(location.search).get('worker') === '1';
   const sentences = PAIRS.flatMap(([a, b]) => [a, b]);
-  const output = await extractor(sentences, { pooling: 'mean', normalize: true });
-  const vectors = output.tolist();
+  const embed = inWorker ? embedInWorker : (await import('./embed.js')).embed;
+  const { vectors, dtype, transformers, cosPresent } = await embed(location.search, sentences);
   const timeToFirstResultMs = Math.round(performance.now() - t0);
 
   const dot = (u, v) => u.reduce((s, x, i) => s + x * v[i], 0);
@@ -59,10 +45,10 @@ async function run() {
     Object.assign(row.insertCell(), { className: 'score', textContent: score.toFixed(3) });
   }
   document.getElementById('results').hidden = false;
-  status.textContent = `Done in ${timeToFirstResultMs} ms (dtype ${dtype}).`;
+  status.textContent = `Done in ${timeToFirstResultMs} ms (dtype ${dtype}${inWorker ? ', in a worker' : ''}).`;
 
   return {
-    ok: true, dtype, timeToFirstResultMs, similarities, cosPresent, transformers: env.version,
+    ok: true, dtype, timeToFirstResultMs, similarities, cosPresent, transformers, inWorker,
     embeddings: vectors.map((v) => v.slice(0, 8)),
   };
 }
@@ -73,6 +59,6 @@ run().then(
     console.error(err);
     status.textContent = `Error: ${err?.message ?? err}`;
     status.className = 'error';
-    window.demoResult = { ok: false, error: String(err?.stack ?? err), cosPresent };
+    window.demoResult = { ok: false, error: String(err?.stack ?? err), cosPresent: pageHasCos };
   },
 );

@@ -43,11 +43,12 @@ function expectSameSensibleResults([a, b]) {
 test('with the extension, origin B gets the weights and the ORT wasm from cross-origin storage', async () => {
   test.setTimeout(240_000);
   const { list, rows } = await runScenario({ extension: true });
-  const [a, b] = rows;
+  const [a, b, c] = rows;
   // Through the gate: the hub's list, set on the settings page, lists what A shares.
   expect(list).toMatchObject({ source: 'url', version: expect.stringMatching(/^local-hub-1 /) });
   expect(list.count).toBeGreaterThanOrEqual(Object.keys(HEAVY_FILES).length);
-  expectSameSensibleResults(rows);
+  expectSameSensibleResults([a, b]);
+  expectSameSensibleResults([a, c]);
   for (const row of rows) {
     expect(row.result.cosPresent, row.origin).toBe(true);
     expect(row.cos.storeErrors, row.origin).toEqual([]);
@@ -59,6 +60,10 @@ test('with the extension, origin B gets the weights and the ORT wasm from cross-
   expect(b.hub.requests.filter(isHeavy)).toEqual([]);
   const total = Object.values(fileSizes()).reduce((x, y) => x + y);
   expect(b.cos.hitBytes).toBeGreaterThanOrEqual(total);
+  // Nor C, whose model ran in a Web Worker: the worker read them from COS itself.
+  expect(c.result.inWorker).toBe(true);
+  expect(c.hub.requests.filter(isHeavy)).toEqual([]);
+  expect(c.cos.hitBytes).toBeGreaterThanOrEqual(total);
 });
 
 test('without the extension, the app still works on both origins, each downloading everything', async () => {

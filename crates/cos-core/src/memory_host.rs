@@ -390,29 +390,26 @@ impl MemoryHost {
         Outcome::Done
     }
 
+    /// Applies `changes` with the record layout the worker uses (extension/worker/persist.js).
     fn persist(&mut self, changes: &Changes) {
+        let mut put = |key: String, value: Option<Value>| match value {
+            Some(value) => self.persisted.insert(key, value),
+            None => self.persisted.remove(&key),
+        };
         for change in &changes.entries {
-            let key = format!("entry:{}", change.hash);
-            match &change.entry {
-                Some(entry) => self.persisted.insert(key, serde_json::to_value(entry).unwrap()),
-                None => self.persisted.remove(&key),
-            };
-        }
-        if let Some(totals) = &changes.totals {
-            self.persisted.insert("totals".into(), serde_json::to_value(totals).unwrap());
-        }
-        if let Some(settings) = &changes.settings {
-            self.persisted.insert("settings".into(), serde_json::to_value(settings).unwrap());
+            put(format!("entry:{}", change.hash), change.entry.as_ref().map(record));
         }
         for change in &changes.probes {
-            let key = format!("probes:{}", change.site);
-            match &change.window {
-                Some(window) => self.persisted.insert(key, serde_json::to_value(window).unwrap()),
-                None => self.persisted.remove(&key),
-            };
+            put(format!("probes:{}", change.site), change.window.as_ref().map(record));
+        }
+        if let Some(totals) = &changes.totals {
+            put("totals".into(), Some(record(totals)));
+        }
+        if let Some(settings) = &changes.settings {
+            put("settings".into(), Some(record(settings)));
         }
         if let Some(hashes) = &changes.manual_hashes {
-            self.persisted.insert("manual-hashes".into(), serde_json::to_value(hashes).unwrap());
+            put("manual-hashes".into(), Some(record(hashes)));
         }
     }
 
@@ -507,4 +504,9 @@ fn lock_key(lock: &Lock) -> String {
 /// The step's name as the host sees it (`"write-temp"`, ...).
 fn step_kind(step: &Step) -> String {
     serde_json::to_value(step).unwrap()["do"].as_str().unwrap().to_owned()
+}
+
+/// A persisted record as JSON.
+fn record<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("records serialize")
 }

@@ -1,6 +1,8 @@
 // In-page helpers for the end-to-end tests. They use only the public API, as
 // a web app would.
-const cos = () => navigator.crossOriginStorage;
+function cos() {
+  return navigator.crossOriginStorage;
+}
 
 async function sha256Hex(data) {
   const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
@@ -8,7 +10,9 @@ async function sha256Hex(data) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-const hashOf = (value) => ({ algorithm: 'SHA-256', value });
+function hashOf(value) {
+  return { algorithm: 'SHA-256', value };
+}
 
 /** Deterministic bytes (same formula as tests/e2e/server.mjs). */
 function patternBytes(size, seed = 0) {
@@ -65,4 +69,56 @@ function rawChannel(target = window) {
       });
       port1.postMessage({ id, request, data });
     });
+}
+
+/**
+ * Answers `{id, fn, arg}` messages on `target` (a worker's global or a
+ * port) with `{id, ok}` or `{id, error: {name, message}}`, running `fn` (a
+ * function's source text) on `arg`; announces itself with `{ready: true}`.
+ */
+function serveCalls(target) {
+  target.onmessage = async ({ data }) => {
+    if (typeof data?.fn !== 'string') return;
+    try {
+      target.postMessage({ id: data.id, ok: await (0, eval)(`(${data.fn})`)(data.arg) });
+    } catch (e) {
+      target.postMessage({ id: data.id, error: { name: e?.name, message: e?.message } });
+    }
+  };
+  target.postMessage({ ready: true });
+}
+
+/** Calls into a worker served by serveCalls over `target` (a Worker or a MessagePort). */
+function callsTo(target) {
+  let nextId = 0;
+  const waiting = new Map();
+  let ready;
+  const started = new Promise((resolve) => (ready = resolve));
+  target.onmessage = ({ data }) => {
+    if (data?.ready) return ready();
+    waiting.get(data?.id)?.(data);
+    waiting.delete(data?.id);
+  };
+  const call = (fn, arg) =>
+    started.then(
+      () =>
+        new Promise((resolve, reject) => {
+          const id = ++nextId;
+          waiting.set(id, ({ ok, error }) => (error ? reject(Object.assign(new Error(error.message), { name: error.name })) : resolve(ok)));
+          target.postMessage({ id, fn: String(fn), arg });
+        }),
+    );
+  return { call, started, target };
+}
+
+/** Starts a dedicated worker (workers/rpc.js by default) and returns `{call(fn, arg), worker}`. */
+function startWorker(url = '/workers/rpc.js', options = undefined) {
+  const worker = new Worker(url, options);
+  return { ...callsTo(worker), worker };
+}
+
+/** Connects to a shared worker (workers/rpc-shared.js by default) and returns `{call(fn, arg), worker}`. */
+function startSharedWorker(url = '/workers/rpc-shared.js', options = undefined) {
+  const worker = new SharedWorker(url, options);
+  return { ...callsTo(worker.port), worker };
 }

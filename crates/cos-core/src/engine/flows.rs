@@ -9,7 +9,7 @@
 //! - a page's request is answered only after what it changed is durable.
 
 use super::step::{Caller, Data, GrantsAfter, Lock, Reply, Step, Value};
-use super::task::{Action, Io, Task, Then};
+use super::task::{Action, Deletion, Io, Task, Then};
 use super::{Engine, Open, Stage, MAX_SESSIONS_PER_ORIGIN};
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
@@ -23,13 +23,6 @@ use crate::visibility::Visibility;
 use std::collections::BTreeSet;
 
 use Action::{Io as Do, Then as Decide};
-
-/// Which files an admin deletion covers, decided under the store lock.
-pub(crate) enum Deletion {
-    One(ContentHash),
-    Site(Origin),
-    All,
-}
 
 impl Engine {
     /// Start-up: no write survives a restart, and a crash (or a damaged disk)

@@ -85,7 +85,14 @@ pub(crate) enum Then {
     Abort { session: SessionId },
     CheckRead { hash: ContentHash, size: u64, locked: bool },
     Reconcile,
-    Delete(super::flows::Deletion),
+    Delete(Deletion),
+}
+
+/// Which files an admin deletion covers, decided under the store lock.
+pub(crate) enum Deletion {
+    One(ContentHash),
+    Site(Origin),
+    All,
 }
 
 impl Then {
