@@ -4,7 +4,7 @@
 // 4 MiB write() calls, read back, store with one write(blob); each with its
 // peak extra memory and CPU by process. Medians over the rounds with their
 // spread. Not a test: it prints numbers. See `scripts/bench --help`.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { loadavg, tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -19,16 +19,16 @@ const MiB = 1 << 20;
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
   console.log(`usage: scripts/bench [--4g] [--8g]
-  Sizes 1 GiB, and 4 GiB with --4g, 8 GiB with --8g (each needs twice its size free on disk).
+  1 GiB; --4g or --8g: that size instead (one round by default; the disk must
+  have twice the size free, checked first).
   COS_BENCH_SIZES=64,256   sizes in MiB instead
-  COS_BENCH_ROUNDS=3       paired rounds per size (ours and native interleaved)
+  COS_BENCH_ROUNDS=3       paired rounds per size (ours and native interleaved; default 3 up to 1 GiB, else 1)
   COS_BENCH_COMPARE=<dir>  afterwards, the same workload with the unpacked extension in <dir>`);
   process.exit(0);
 }
-const sizesMiB = process.env.COS_BENCH_SIZES
-  ? process.env.COS_BENCH_SIZES.split(',').map(Number)
-  : [1024, ...(args.includes('--4g') ? [4096] : []), ...(args.includes('--8g') ? [8192] : [])];
-const rounds = Number(process.env.COS_BENCH_ROUNDS ?? 3);
+const big = [...(args.includes('--4g') ? [4096] : []), ...(args.includes('--8g') ? [8192] : [])];
+const sizesMiB = process.env.COS_BENCH_SIZES ? process.env.COS_BENCH_SIZES.split(',').map(Number) : big.length ? big : [1024];
+const rounds = Number(process.env.COS_BENCH_ROUNDS ?? (Math.max(...sizesMiB) > 1024 ? 1 : 3));
 const compareDir = process.env.COS_BENCH_COMPARE;
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
@@ -288,11 +288,20 @@ function report(result, label) {
   }
 }
 
+// At most two files of the largest size are on disk at once (the profile lives in tmpdir()).
+const needBytes = 2 * Math.max(...sizesMiB) * MiB + 1024 * MiB;
+const { bavail, bsize } = await statfs(tmpdir());
+const freeBytes = bavail * bsize;
+if (freeBytes < needBytes) {
+  console.log(`# not enough disk: ${fmt(freeBytes / 2 ** 30, 1)} GiB free in ${tmpdir()}, ` +
+    `${sizeLabel(Math.max(...sizesMiB))} needs ${fmt(needBytes / 2 ** 30, 1)} GiB (two files of that size and some room)`);
+  process.exit(1);
+}
 const server = await startBenchServer();
 const cpu = cpus();
 console.log(`# COS benchmark: ${cpu.length} cores, ${cpu[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; ` +
   `${execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim()}`);
-console.log(`# sizes ${sizesMiB.map(sizeLabel).join(', ')}; ${rounds} rounds each`);
+console.log(`# sizes ${sizesMiB.map(sizeLabel).join(', ')}; ${rounds} rounds each; disk ${fmt(freeBytes / 2 ** 30, 1)} GiB free in ${tmpdir()}`);
 console.log(`# load average at start ${loadavg().map((x) => fmt(x, 2)).join(' ')} (1, 5, 15 min); other chromium processes running: ${foreignChromium()}`);
 const ours = await runWorkload(REPO_ROOT, server);
 report(ours, `this extension (${REPO_ROOT})`);

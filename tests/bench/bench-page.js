@@ -92,6 +92,13 @@ const ownFile = async (name) => (await (await opfs()).getFileHandle(name)).getFi
 const ownWritable = async (name) => (await (await opfs()).getFileHandle(name, { create: true })).createWritable();
 const ourWritable = async (hex) => (await cos().getFileHandle(hashOf(hex), { create: true })).createWritable();
 
+/** ms to fetch(`/bytes`) of `size` and `seed` and pipe the response body into `writable` (which it closes). */
+async function pipeTimed(writable, size, seed) {
+  const t0 = performance.now();
+  await (await fetch(`/bytes?size=${size}&seed=${seed}`)).body.pipeTo(writable);
+  return performance.now() - t0;
+}
+
 window.bench = {
   /**
    * Native baseline for many write() calls: the page's own OPFS writable and
@@ -122,10 +129,7 @@ window.bench = {
   },
   /** The same bytes as the test's pipeTo into the page's own OPFS (no digest: the page gets none either). */
   async nativePipe(name, size, seed) {
-    const w = await ownWritable(name);
-    const t0 = performance.now();
-    await (await fetch(`/bytes?size=${size}&seed=${seed}`)).body.pipeTo(w);
-    return performance.now() - t0;
+    return pipeTimed(await ownWritable(name), size, seed);
   },
   /** The page's own file `name`, read back like ours. */
   nativeRead(name, seed) {
@@ -157,10 +161,7 @@ window.bench = {
   },
   /** Ours, fetch(...).body.pipeTo(writable); timed from the fetch. */
   async storePipe(hex, size, seed) {
-    const w = await ourWritable(hex);
-    const t0 = performance.now();
-    await (await fetch(`/bytes?size=${size}&seed=${seed}`)).body.pipeTo(w);
-    return performance.now() - t0;
+    return pipeTimed(await ourWritable(hex), size, seed);
   },
   /** Ours, read: getFileHandle() to the last byte, every byte checked. */
   read(hex, seed) {
