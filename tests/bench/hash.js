@@ -4,8 +4,8 @@
 // slices, as for written Blobs), against crypto.subtle.digest on the same bytes.
 import init, { Store } from '../../extension/pkg/cos_wasm.js';
 
-/** The engine's caller: an origin and the number of its channel. */
-const CALLER = { origin: 'https://bench.test', channel: 1 };
+/** The engine's caller: a top-level document on an origin, its channel's number, no Permissions-Policy header. */
+const CALLER = { origin: 'https://bench.test', channel: 1, permissionsPolicy: { kind: 'absent' }, ancestors: [] };
 const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 async function best(runs, fn) {

@@ -109,6 +109,22 @@ export async function admin(context, serviceWorker, request) {
 }
 
 /**
+ * Makes sure one origin may store a file of `bytes`. The default budget is
+ * half the disk space the browser grants the extension, and an origin's limit
+ * is that rounded down to a power of two: on a small disk, under a large
+ * file. Then the user's budget is set to the next power of two (as on the
+ * settings page). Returns `{before, after, set, budgetBytes}`.
+ */
+export async function ensureOriginLimit(context, bytes) {
+  const sw = await liveWorker(context);
+  const { originLimitBytes: before } = await admin(context, sw, { op: 'summary' });
+  if (before >= bytes) return { before, after: before, set: false };
+  const budgetBytes = 2 ** Math.ceil(Math.log2(bytes));
+  const { originLimitBytes: after } = await admin(context, sw, { op: 'settings', settings: { budgetBytes } });
+  return { before, after, set: true, budgetBytes };
+}
+
+/**
  * Puts `hashes` on the Public Hash List (its manual section, as the user does
  * on the settings page), so global files reach other sites through the gate.
  */

@@ -468,6 +468,23 @@ fn user_deletions_persist_before_deleting() {
     assert!(host.blobs.is_empty());
 }
 
+/// Multi-gigabyte models (7B GGUF files are 4-8 GiB): sizes, limits and
+/// charges are u64 end to end. A length cut to 32 bits would turn 4 GiB + 1
+/// into 1 byte and let it through.
+#[test]
+fn quota_arithmetic_holds_past_four_gibibytes() {
+    const GIB: u64 = 1 << 30;
+    let mut host = MemoryHost::new();
+    set_budget(&mut host, 8 * GIB + 123);
+    assert_eq!(host.admin(json!({"op": "summary"})).json()["value"]["originLimitBytes"], 8 * GIB);
+    for (budget, size) in [(4 * GIB, 4 * GIB + 1), (8 * GIB, 8 * GIB + 1)] {
+        set_budget(&mut host, budget);
+        let session = begin(&mut host, A, 1, &sha(b"x"));
+        let grow = on(&mut host, A, 1, json!({"op": "truncate", "session": session, "size": size}), None);
+        assert_eq!(grow.error_name().as_deref(), Some("QuotaExceededError"), "{size} bytes under a {budget} limit");
+    }
+}
+
 #[test]
 fn a_malformed_record_never_bricks_the_store() {
     let mut host = MemoryHost::new();
