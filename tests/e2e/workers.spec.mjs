@@ -202,7 +202,7 @@ test('a shared worker serves two tabs, is one worker for both, and outlives the 
     (v) => shared.call(async (v) => ({ read: await outcome(() => readBack(v)), write: await outcome(() => storeBytes(patternBytes(6000, 82))) }), v),
     value,
   );
-  expect(after.read.ok?.hash).toBe(value);
+  expect(after.read.ok?.hash, JSON.stringify(after.read)).toBe(value);
   expect(after.write.ok).toMatch(/^[0-9a-f]{64}$/);
   const third = await open();
   expect(await third.evaluate(() => shared.call(() => connections)), 'a new tab finds the same worker').toBe(3);

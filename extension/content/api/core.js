@@ -45,7 +45,8 @@
   /** Writable streams not yet closed or aborted; with none, no spare buffer is kept. */
   let openWritables = 0;
 
-  /** @typedef {{ port: MessagePort, pending: Map<number, {resolve: Function, reject: Function}>, lost: boolean }} ChannelState */
+  /** @typedef {{resolve: (value: any) => void, reject: (reason: any) => void, resend: (() => Promise<any>) | null}} Pending */
+  /** @typedef {{ port: MessagePort, pending: Map<number, Pending>, lost: boolean }} ChannelState */
 
   function connect() {
     const opened = Promise.resolve(env.newChannel()).then(({ port, gone }) => {
@@ -78,26 +79,37 @@
     else settle.reject(toError(data.error));
   }
 
-  /** What was in flight on a channel that went away will never be answered. */
+  /**
+   * What was in flight on a channel that went away will never be answered
+   * there. A request that holds no write session and carries no transferred
+   * bytes (a lookup, a read, opening a writable) is sent again, once, on a new
+   * channel: a shared worker's relaying tab closing, or the extension's worker
+   * restarting, is nothing the page did. The rest fail with InvalidStateError.
+   */
   function lose(/** @type {ChannelState} */ state) {
     if (state.lost) return;
     state.lost = true;
     state.port.close();
     current = null;
-    for (const { reject } of state.pending.values()) {
-      reject(new DOMException('the connection to the extension closed before it answered; retry', 'InvalidStateError'));
+    for (const { resolve, reject, resend } of state.pending.values()) {
+      if (resend) resend().then(resolve, reject);
+      else reject(new DOMException('the connection to the extension closed before it answered; retry', 'InvalidStateError'));
     }
     state.pending.clear();
   }
 
-  /** Sends one request; `data` (a Blob, or an ArrayBuffer that is transferred) travels beside it. */
-  function call(request, data) {
+  /**
+   * Sends one request; `data` (a Blob, or an ArrayBuffer that is transferred)
+   * travels beside it. `resent`: this is the one retry of a lost request.
+   */
+  function call(request, data, resent = false) {
     const channel = (current ??= connect());
     const id = ++nextId;
+    const resendable = !resent && !('session' in request) && !(data instanceof ArrayBuffer);
     return new Promise((resolve, reject) => {
       channel.then((state) => {
         if (state.lost) return reject(new DOMException('the connection to the extension closed; retry', 'InvalidStateError'));
-        state.pending.set(id, { resolve, reject });
+        state.pending.set(id, { resolve, reject, resend: resendable ? () => call(request, data, true) : null });
         state.port.postMessage({ id, request, data }, data instanceof ArrayBuffer ? [data] : []);
       }, reject);
     });
