@@ -6,7 +6,8 @@
 import { chromium } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sleep } from './sw-tools.mjs';
+import { liveWorker, sleep } from './sw-tools.mjs';
+import { contentScriptsRegistered } from '../../scripts/lib/chromium.mjs';
 
 /** Makes Chromium listen for DevTools on a free port, written to <profile>/DevToolsActivePort. */
 export const DEBUG_PORT_ARG = '--remote-debugging-port=0';
@@ -90,7 +91,7 @@ export async function allowInIncognito(context, extension) {
   const page = await context.newPage();
   try {
     await page.goto('chrome://extensions/');
-    return await page.evaluate(async (id) => {
+    const allowed = await page.evaluate(async (id) => {
       // An extension that refuses incognito ("not_allowed") offers no toggle.
       if (!(await chrome.developerPrivate.getExtensionInfo(id)).incognitoAccess.isEnabled) return false;
       await chrome.developerPrivate.updateExtensionConfiguration({ extensionId: id, incognitoAccess: true });
@@ -102,6 +103,10 @@ export async function allowInIncognito(context, extension) {
       }
       throw new Error('the extension did not come back allowed in incognito');
     }, extension);
+    // The change reloads the extension: its new worker registers the content
+    // scripts again, and a page loaded before that would get no API.
+    if (allowed) await contentScriptsRegistered(await liveWorker(context));
+    return allowed;
   } finally {
     await page.close();
   }
