@@ -147,7 +147,8 @@ test('enterprise policy sets the budget; after a restart it holds from the first
   userDataDir,
 }) => {
   test.skip(process.getuid?.() !== 0, 'writing the policy directory needs root');
-  test.setTimeout(150_000);
+  // Policy tests take turns (extension-copies.mjs): this one may wait for another's.
+  test.setTimeout(240_000);
   const POLICY = 4;
   const extensionDir = await copyExtension();
   const removePolicy = await writeExtensionPolicy(unpackedId(extensionDir), { probeLookupsPerWindow: POLICY });

@@ -2,7 +2,7 @@
 // with an extension id of its own: a test can change its files, or give it an
 // enterprise policy, without touching the browsers other tests run.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXTENSION_DIR } from './fixtures.mjs';
@@ -22,21 +22,57 @@ export const unpackedId = (path) =>
 export const POLICY_DIR = '/etc/chromium/policies/managed';
 
 /**
+ * Chromium reads its policy directory only once nothing in it changed for
+ * 5 s, so policy tests running at once (one per Playwright worker) keep
+ * delaying each other's policies, past any sensible wait. A lock directory
+ * (made atomically by mkdir) lets one at a time write, use and remove its
+ * file; one left by a crashed run is taken over after LOCK_STALE_MS.
+ */
+const POLICY_LOCK = join(tmpdir(), 'cos-test-policy.lock');
+const LOCK_STALE_MS = 180_000;
+
+async function lockPolicyDirectory() {
+  for (;;) {
+    try {
+      await mkdir(POLICY_LOCK);
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const since = await stat(POLICY_LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (since > LOCK_STALE_MS) await rm(POLICY_LOCK, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/**
  * Writes a Chromium policy file for extension `id` and returns a function
  * removing it (and the directories, if this created them and they are empty).
  * The file names only this id, which only this test's copy of the extension
- * has, so other browsers running at the same time are not affected.
+ * has, so other browsers running at the same time are not affected; other
+ * policy tests wait until it is removed (see lockPolicyDirectory), or, with
+ * `{release: false}` (a test that goes on without the policy), until it is
+ * called again.
  */
 export async function writeExtensionPolicy(id, policy) {
+  await lockPolicyDirectory();
+  let written = true;
+  let held = true;
   const created = await mkdir(POLICY_DIR, { recursive: true });
   const file = join(POLICY_DIR, `cos-test-${id}.json`);
   await writeFile(file, JSON.stringify({ '3rdparty': { extensions: { [id]: policy } } }));
-  return async () => {
-    await rm(file, { force: true });
-    if (!created) return;
-    // Up to the first directory mkdir created; another run may have put a file there meanwhile.
-    for (let dir = POLICY_DIR; dir.length >= created.length; dir = join(dir, '..')) {
-      if (!(await rmdir(dir).then(() => true, () => false))) break;
+  return async ({ release = true } = {}) => {
+    if (written) {
+      written = false;
+      await rm(file, { force: true });
+      // Up to the first directory mkdir created; another run may have put a file there meanwhile.
+      for (let dir = POLICY_DIR; created && dir.length >= created.length; dir = join(dir, '..')) {
+        if (!(await rmdir(dir).then(() => true, () => false))) break;
+      }
+    }
+    if (release && held) {
+      held = false;
+      await rm(POLICY_LOCK, { recursive: true, force: true });
     }
   };
 }

@@ -159,7 +159,8 @@ test('no page can read or change the switch: the admin requests are refused on t
 
 test('enterprise policy turns sites off; the user sees them as the policy\'s and cannot turn them on', async ({ server, userDataDir }) => {
   test.skip(process.getuid?.() !== 0, 'writing the policy directory needs root');
-  test.setTimeout(90_000);
+  // Policy tests take turns (extension-copies.mjs): this one may wait for another's.
+  test.setTimeout(180_000);
   const extensionDir = await copyExtension();
   // A URL with a path and a port names its whole site; what is no site is ignored.
   const removePolicy = await writeExtensionPolicy(unpackedId(extensionDir), {
