@@ -11,6 +11,15 @@ const SLICE_BYTES = 1 << 20;
 const wasmReady = init({ module_or_path: chrome.runtime.getURL('extension/pkg/cos_wasm_bg.wasm') });
 
 /**
+ * The readers of files being hashed. Chromium garbage-collects a Blob's
+ * stream, its pending read included, once nothing reachable refers to it (the
+ * suspended function awaiting the read does not count): the read then never
+ * settles and the hash never finishes. Held here until the file is read.
+ * @type {Set<ReadableStreamBYOBReader>}
+ */
+const reading = new Set();
+
+/**
  * The file's lowercase hex SHA-256; `progress(bytesRead)` after each slice.
  * @param {Blob} file
  * @param {(bytes: number) => void} [progress]
@@ -19,6 +28,7 @@ export async function sha256Hex(file, progress) {
   await wasmReady;
   const hasher = new Sha256();
   const reader = file.stream().getReader({ mode: 'byob' });
+  reading.add(reader);
   let buffer = new ArrayBuffer(SLICE_BYTES);
   let read = 0;
   try {
@@ -33,5 +43,7 @@ export async function sha256Hex(file, progress) {
   } catch (e) {
     hasher.free();
     throw e;
+  } finally {
+    reading.delete(reader);
   }
 }

@@ -45,6 +45,16 @@ const FETCH = /** @type {RequestInit} */ ({ credentials: 'omit', cache: 'no-cach
 const NONE = { source: 'none', url: null, version: null, commit: null, count: 0, sections: {}, malformedLines: 0 };
 
 /**
+ * The readers of lists being read. Chromium garbage-collects a Blob's stream
+ * (a saved list file), its pending read included, once nothing reachable
+ * refers to it (the suspended function awaiting the read does not count):
+ * the read then never settles, and the worker's start-up, which waits for the
+ * saved list, with it. Held here until the list is read.
+ * @type {Set<ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>>}
+ */
+const reading = new Set();
+
+/**
  * Streams `body` into a new loader (and into `copy`, chunk by chunk, if given).
  * @param {ReadableStream<Uint8Array<ArrayBuffer>>} body
  * @param {{write(chunk: Uint8Array<ArrayBuffer>): Promise<void>}} [copy]
@@ -52,6 +62,7 @@ const NONE = { source: 'none', url: null, version: null, commit: null, count: 0,
 async function read(body, copy) {
   const loader = new PublicHashListLoader();
   const reader = body.getReader();
+  reading.add(reader);
   let bytes = 0;
   try {
     for (;;) {
@@ -66,6 +77,8 @@ async function read(body, copy) {
     reader.cancel().catch(() => {});
     loader.free();
     throw e;
+  } finally {
+    reading.delete(reader);
   }
 }
 

@@ -9,6 +9,15 @@ const READ_BUFFER = 1 << 20;
 const cos = () => navigator.crossOriginStorage;
 const hashOf = (value) => ({ algorithm: 'SHA-256', value });
 const opfs = () => navigator.storage.getDirectory();
+/**
+ * The readers of files being read. Chromium garbage-collects a Blob's stream,
+ * its pending read included, once nothing reachable refers to it (the
+ * suspended function awaiting the read does not count): a collection in the
+ * middle of a read left it unsettled forever, and the test waiting for it
+ * (the 8 GiB chunked store's read-back, mostly) stalled with every process
+ * idle. Held here until the file is read.
+ */
+const reading = new Set();
 
 /** Bytes `offset`.. of the pattern of `seed`: byte i = (i * 31 + seed) & 255 (period 256). */
 function patternBytes(seed, size, offset = 0) {
@@ -39,10 +48,20 @@ function* chunks(size, seed, chunkSize = CHUNK) {
  * are compared four bytes at a time, so checking costs far less than reading.
  */
 async function readChecked(file, seed) {
+  const reader = file.stream().getReader({ mode: 'byob' });
+  reading.add(reader);
+  try {
+    return await readAll(reader, seed);
+  } finally {
+    reading.delete(reader);
+  }
+}
+
+/** readChecked's loop, over `reader`. */
+async function readAll(reader, seed) {
   // The pattern from offset 0, long enough to compare one full read at any phase of its period.
   const expected = patternBytes(seed, READ_BUFFER + 256);
   const expectedWords = new Uint32Array(expected.buffer, 0, expected.length >> 2);
-  const reader = file.stream().getReader({ mode: 'byob' });
   let view = new Uint8Array(READ_BUFFER);
   let offset = 0;
   for (;;) {

@@ -1,9 +1,10 @@
 // The popup and the settings page, opened as extension pages after real pages
 // on several origins stored and read files: what they show must match what
 // happened, and what the user does there must really change the store.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test, expect, REPO_ROOT } from './fixtures.mjs';
-import { admin } from './sw-tools.mjs';
+import { admin, MiB, sleep } from './sw-tools.mjs';
 
 /** `size` deterministic bytes (seed `seed`) starting with `prefix`, so the popup shows a kind. */
 const PREFIX = { wasm: [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0], onnx: [0x08, 0x08, 0x12, 0x07], json: [0x7b, 0x22], binary: [0xff, 0xfe] };
@@ -252,6 +253,33 @@ test('the settings page shows the bundled Public Hash List in use', async ({ con
   await options.getByText('Show the bundled list').click();
   await expect(options.locator('#phl-text')).toBeVisible();
   expect(await options.locator('#phl-text').textContent()).toBe(list);
+});
+
+test('hashing a large file on the settings page finishes while the page collects garbage', async ({ context, serviceWorker }) => {
+  // Chromium collects a Blob's stream with its pending read once nothing
+  // reachable refers to it; the hasher must hold its reader, or the hash
+  // never finishes. Collections are forced all through the read.
+  const size = 128 * MiB;
+  const options = await openSettings(context, serviceWorker);
+  const cdp = await context.newCDPSession(options);
+  let collecting = true;
+  const collector = (async () => {
+    while (collecting) {
+      await cdp.send('HeapProfiler.collectGarbage');
+      await sleep(20);
+    }
+  })();
+  try {
+    const hashed = options.evaluate(async (size) => {
+      const { sha256Hex } = await import('./hash-file.js');
+      return sha256Hex(new Blob([new Uint8Array(size).fill(7)]));
+    }, size);
+    const stalled = sleep(30_000).then(() => 'no answer within 30 s');
+    expect(await Promise.race([hashed, stalled])).toBe(createHash('sha256').update(Buffer.alloc(size, 7)).digest('hex'));
+  } finally {
+    collecting = false;
+    await collector;
+  }
 });
 
 test('a web page cannot send the user\'s admin requests', async ({ context, serviceWorker, openPage, server }) => {
