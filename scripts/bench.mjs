@@ -304,7 +304,8 @@ function report(result, label) {
       `${fmt(io.writableBuffers)} MB/s (the service worker's way for write() bytes), fed 64 MiB slices of a disk-backed File ` +
       `${fmt(io.writableBlobSlices)} MB/s (its way for write(blob)); from a dedicated worker (what an offscreen document could host), ` +
       `FileSystemSyncAccessHandle.write of 4 MiB buffers ${fmt(io.syncBuffers)} MB/s, that File read and written through one ` +
-      `buffer ${fmt(io.syncReadWrite)} MB/s, and also hashed with the store's SHA-256 on the same thread ${fmt(io.syncReadHashWrite)} MB/s`);
+      `buffer ${fmt(io.syncReadWrite)} MB/s, and also hashed with the store's SHA-256 on the same thread ${fmt(io.syncReadHashWrite)} MB/s, ` +
+      `hashed on a second thread instead ${fmt(io.syncReadWriteHashElsewhere)} MB/s`);
   }
 }
 

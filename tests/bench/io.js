@@ -5,6 +5,8 @@
 // 4 MiB ArrayBuffers, or Blob slices the browser copies) run here in the
 // page, which has the same APIs; a dedicated worker, which an offscreen
 // document could host, adds FileSystemSyncAccessHandle (io-worker.js).
+import init, { Sha256 } from '../../extension/pkg/cos_wasm.js';
+
 const MiB = 1 << 20;
 const BUFFER = 4 * MiB;
 const BLOB_SLICE = 64 * MiB;
@@ -38,10 +40,18 @@ async function writableBlobSlices(name, file) {
   return performance.now() - t0;
 }
 
+/** Runs io-worker.js: hashes the buffers it sends on this thread and hands them back. */
 function inWorker(message) {
   const worker = new Worker(new URL('io-worker.js', import.meta.url), { type: 'module' });
+  const hasher = new Sha256();
   return new Promise((resolve, reject) => {
     worker.onmessage = ({ data }) => {
+      if (data.hash) {
+        hasher.update(new Uint8Array(data.hash, 0, data.length));
+        worker.postMessage({ back: data.hash }, [data.hash]);
+        return;
+      }
+      hasher.free();
       worker.terminate();
       if (data.error) reject(new Error(data.error));
       else resolve(data);
@@ -56,6 +66,7 @@ window.ioBench = async (mib = 256) => {
   const size = mib * MiB;
   const mbps = (ms) => size / 1e6 / (ms / 1000);
   const dir = await opfs();
+  await init({ module_or_path: new URL('../../extension/pkg/cos_wasm_bg.wasm', import.meta.url) });
   try {
     const buffers = await writableBuffers('io-buffers', size);
     const source = await (await dir.getFileHandle('io-buffers')).getFile();
@@ -68,6 +79,7 @@ window.ioBench = async (mib = 256) => {
       syncBuffers: mbps(worker.syncBuffersMs),
       syncReadWrite: mbps(worker.readWriteMs),
       syncReadHashWrite: mbps(worker.readHashWriteMs),
+      syncReadWriteHashElsewhere: mbps(worker.splitMs),
     };
   } finally {
     for (const name of ['io-buffers', 'io-blob', 'io-sync']) await dir.removeEntry(name).catch(() => {});
