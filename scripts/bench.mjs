@@ -108,6 +108,16 @@ async function hashBench(browser) {
   return result;
 }
 
+/** Byte I/O ways in an extension page and its dedicated worker (tests/bench/io.js), MB/s. */
+async function ioBench(browser) {
+  const page = await browser.context.newPage();
+  await page.goto(`chrome-extension://${browser.extensionId}/tests/bench/io.html`);
+  await page.waitForFunction(() => window.ioBenchReady);
+  const result = await page.evaluate(() => ioBench(256));
+  await page.close();
+  return result;
+}
+
 /**
  * Runs one phase: after `sync` (no phase pays for flushing the one before)
  * and from its own idle baseline, taken once the page and the extension's
@@ -135,10 +145,10 @@ async function measure(page, label, fn) {
   }
 }
 
-/** The whole workload with one extension: `{sizes: [{mib, size, rounds: [{pair: {ours, native}}]}], cold, hash}`. */
+/** The whole workload with one extension: `{sizes: [{mib, size, rounds: [{pair: {ours, native}}]}], cold, hash, io}`. */
 async function runWorkload(extensionDir, server) {
   const browser = await launch(extensionDir, server);
-  const out = { sizes: [], cold: null, hash: null };
+  const out = { sizes: [], cold: null, hash: null, io: null };
   try {
     const page = await browser.context.newPage();
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
@@ -147,6 +157,7 @@ async function runWorkload(extensionDir, server) {
     await page.evaluate(() => bench.ping()); // the worker is up and warm
     out.cold = await coldStart(browser, page).catch((e) => (log(`cold start not measured: ${e.message}`), null));
     out.hash = await hashBench(browser).catch((e) => (log(`hash bench failed: ${e.message}`), null));
+    out.io = await ioBench(browser).catch((e) => (log(`I/O bench failed: ${e.message}`), null));
     const limit = await ensureOriginLimit(browser.context, Math.max(...sizesMiB) * MiB);
     out.limit = limit;
     if (limit.set) log(`origin limit ${limit.before} bytes is under the largest size: budget set to ${limit.budgetBytes}`);
@@ -286,6 +297,15 @@ function report(result, label) {
     console.log(`hashing ${h.mib} MiB in an extension page: Rust sha2 in Wasm fed 4 MiB buffers ${fmt(h.rustBuffers)} MB/s, ` +
       `crypto.subtle.digest ${fmt(h.subtle)} MB/s (ratio ${fmt(h.rustBuffers / h.subtle, 2)}); ` +
       `Rust via the Blob byte pump ${fmt(h.rustPump)} MB/s; reading the Blob in 4 MiB slices alone ${fmt(h.blobSlicesOnly)} MB/s`);
+  }
+  if (result.io) {
+    const io = result.io;
+    console.log(`byte I/O, ${io.mib} MiB into the extension's OPFS from an extension page: writable stream fed 4 MiB ArrayBuffers ` +
+      `${fmt(io.writableBuffers)} MB/s (the service worker's way for write() bytes), fed 64 MiB slices of a disk-backed File ` +
+      `${fmt(io.writableBlobSlices)} MB/s (its way for write(blob)); from a dedicated worker (what an offscreen document could host), ` +
+      `FileSystemSyncAccessHandle.write of 4 MiB buffers ${fmt(io.syncBuffers)} MB/s, that File read and written through one ` +
+      `buffer ${fmt(io.syncReadWrite)} MB/s, and also hashed with the store's SHA-256 on the same thread ${fmt(io.syncReadHashWrite)} MB/s, ` +
+      `hashed on a second thread instead ${fmt(io.syncReadWriteHashElsewhere)} MB/s`);
   }
 }
 
