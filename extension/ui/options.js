@@ -99,16 +99,21 @@ async function refresh() {
   }
 }
 
-/** Runs a change; `done` describes it once it worked. */
+/**
+ * Runs a change; `done` describes it once it worked. The message follows the
+ * page's refresh, so that what it says is already what the page shows.
+ */
 async function change(run, done) {
   showError(null);
+  let saved = null;
   try {
     await run();
-    $('status').textContent = `${done()} Saved at ${new Date().toLocaleTimeString()}.`;
+    saved = `${done()} Saved at ${new Date().toLocaleTimeString()}.`;
   } catch (e) {
     showError(`Not saved: ${e.message}`);
   }
   await refresh();
+  if (saved) $('status').textContent = saved;
 }
 
 /** Replaces the settings with `update` applied. */

@@ -29,8 +29,20 @@ const freshBuffer = async () => new ArrayBuffer(BUFFER);
  * and only then is one asked of `next` (a new one, or from the pool). Returns
  * the buffer it holds at the end.
  */
+/** Readers in use: Chromium collects a Blob stream nothing refers to, its pending read with it. */
+const reading = new Set();
+
 async function eachBuffer(file, use, next) {
   const reader = file.stream().getReader({ mode: 'byob' });
+  reading.add(reader);
+  try {
+    return await readEach(reader, use, next);
+  } finally {
+    reading.delete(reader);
+  }
+}
+
+async function readEach(reader, use, next) {
   let spare = null;
   for (let done = false; !done; ) {
     let buffer = spare ?? (await next());

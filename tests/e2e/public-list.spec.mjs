@@ -91,7 +91,8 @@ test('a list refreshed from a URL replaces the bundled one; a bad sidecar keeps 
     lists.serveList(LIST_PATH, listText('test-1', [first]));
     await setRefreshUrl(options, lists.url(LIST_PATH));
     await expect(options.locator('#status')).toContainText(`Public Hash List: ${lists.url(LIST_PATH)}, 1 hash.`);
-    expect(await listShown(options)).toEqual({ source: 'url', version: 'test-1', count: 1, lastError: 'none' });
+    // The fields as one snapshot, once the page has shown the new list.
+    await expect.poll(() => listShown(options)).toEqual({ source: 'url', version: 'test-1', count: 1, lastError: 'none' });
     await expect(options.locator('#phl-count')).toContainText('Hugging Face 1');
     await expect(options.locator('#phl-last-refresh')).not.toHaveText('never');
     await readsOk(b, first);
