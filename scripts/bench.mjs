@@ -99,24 +99,21 @@ async function coldStart(browser, page) {
   return { cold: median(cold), warm: median(warm), all: cold };
 }
 
-async function hashBench(browser) {
+/** Runs `run` (a page function) in the extension page `path` once it set `window[ready]`; its result. */
+async function inExtensionPage(browser, path, ready, run) {
   const page = await browser.context.newPage();
-  await page.goto(`chrome-extension://${browser.extensionId}/tests/bench/hash.html`);
-  await page.waitForFunction(() => window.hashBenchReady);
-  const result = await page.evaluate(() => hashBench(64, 3));
+  await page.goto(`chrome-extension://${browser.extensionId}/${path}`);
+  await page.waitForFunction((flag) => window[flag], ready);
+  const result = await page.evaluate(run);
   await page.close();
   return result;
 }
 
+/** Hashing in an extension page (tests/bench/hash.js), MB/s. */
+const hashBench = (browser) => inExtensionPage(browser, 'tests/bench/hash.html', 'hashBenchReady', () => hashBench(64, 3));
+
 /** Byte I/O ways in an extension page and its dedicated worker (tests/bench/io.js), MB/s. */
-async function ioBench(browser) {
-  const page = await browser.context.newPage();
-  await page.goto(`chrome-extension://${browser.extensionId}/tests/bench/io.html`);
-  await page.waitForFunction(() => window.ioBenchReady);
-  const result = await page.evaluate(() => ioBench(256));
-  await page.close();
-  return result;
-}
+const ioBench = (browser) => inExtensionPage(browser, 'tests/bench/io.html', 'ioBenchReady', () => ioBench(256));
 
 /**
  * Runs one phase: after `sync` (no phase pays for flushing the one before)
