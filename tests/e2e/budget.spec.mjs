@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { test, expect, launchBrowser } from './fixtures.mjs';
 import { pagePath } from './server.mjs';
 import { admin, distribution, inWorker, liveWorker, sleep } from './sw-tools.mjs';
-import { copyExtension, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
+import { copyExtension, launchUnderPolicy, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 
 /** DEFAULT_PROBES_PER_WINDOW in crates/cos-core/src/probes.rs. */
 const BUDGET = 16;
@@ -159,11 +159,11 @@ test('enterprise policy sets the budget; after a restart it holds from the first
     return page;
   };
   try {
-    context = await launchBrowser(userDataDir, server, { extensionDir });
+    context = await launchUnderPolicy(() => launchBrowser(userDataDir, server, { extensionDir }));
     const serviceWorker = await liveWorker(context);
     const limit = async () => (await admin(context, await liveWorker(context), { op: 'summary' })).probeLimit;
-    // Chromium reads its policy directory a few seconds after it starts (later when other tests' files change it).
-    await expect.poll(limit, { timeout: 45_000 }).toBe(POLICY);
+    // The browser has the policy: the worker hears of it and applies it.
+    await expect.poll(limit, { timeout: 15_000 }).toBe(POLICY);
     const files = await publicFiles({ context, serviceWorker, openPage }, POLICY + 2);
     const seen = async (page) => (await probe(page, files)).filter((r) => r.ok).length;
     expect(await seen(await openPage('b.test')), 'b.test, under the policy').toBe(POLICY);

@@ -6,6 +6,7 @@ import { cp, mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXTENSION_DIR } from './fixtures.mjs';
+import { liveWorker, sleep } from './sw-tools.mjs';
 
 /** A copy of the extension under test in a new directory (so a new extension id), changed by `edit(dir)`. */
 export async function copyExtension(edit = async () => {}) {
@@ -75,4 +76,36 @@ export async function writeExtensionPolicy(id, policy) {
       await rm(POLICY_LOCK, { recursive: true, force: true });
     }
   };
+}
+
+/** How long a started browser may take to read its policy directory before it is started again. */
+const POLICY_READ_MS = 30_000;
+const POLICY_STARTS = 3;
+
+/**
+ * Starts a browser with `launch()` and resolves with its context once the
+ * browser has read the extension's policy (chrome.storage.managed, asked in
+ * the extension itself). Chromium usually has it 1-5 s after it starts; in
+ * one full run the extension still had no policy after 45 s. A browser that
+ * has not read the file is the browser's failure, not the extension's, so
+ * such a start is closed after POLICY_READ_MS, said so, and retried. Whether
+ * the extension then applies the policy is what the tests check, with their
+ * own (shorter) waits, so a policy the extension misses still fails them.
+ * @param {() => Promise<import('@playwright/test').BrowserContext>} launch
+ */
+export async function launchUnderPolicy(launch) {
+  for (let start = 1; ; start++) {
+    const context = await launch();
+    const deadline = Date.now() + POLICY_READ_MS;
+    while (Date.now() < deadline) {
+      // The browser answers chrome.storage.managed once it has read its policies: the wait is bounded here.
+      const read = (await liveWorker(context)).evaluate(() => chrome.storage.managed.get()).catch(() => ({}));
+      const managed = await Promise.race([read, sleep(Math.max(0, deadline - Date.now())).then(() => ({}))]);
+      if (Object.keys(managed).length > 0) return context;
+      await sleep(250);
+    }
+    await context.close();
+    if (start === POLICY_STARTS) throw new Error(`the browser read no policy for the extension in ${POLICY_STARTS} starts of ${POLICY_READ_MS} ms`);
+    console.warn(`[policy] start ${start}: the browser read no policy in ${POLICY_READ_MS} ms; starting it again`);
+  }
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, expect, REPO_ROOT, launchBrowser } from './fixtures.mjs';
-import { copyExtension, POLICY_DIR, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
+import { copyExtension, launchUnderPolicy, POLICY_DIR, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 import { listText, startListServer } from './list-server.mjs';
 import { patternBytes } from '../../scripts/lib/pattern.mjs';
 import { extensionId, inWorker, liveWorker, restartWorker } from './sw-tools.mjs';
@@ -271,7 +271,7 @@ test('enterprise policy sets the refresh URL, over the user\'s, and the settings
   const removePolicy = await writeExtensionPolicy(id, { publicHashListUrl: lists.url(LIST_PATH) });
   let context;
   try {
-    context = await launchBrowser(userDataDir, server, { extensionDir });
+    context = await launchUnderPolicy(() => launchBrowser(userDataDir, server, { extensionDir }));
     const serviceWorker = await liveWorker(context);
     expect(extensionId(serviceWorker)).toBe(id);
     const options = await openSettings(context, serviceWorker);

@@ -6,7 +6,7 @@
 // scripts are there from document_start after a browser restart.
 import { rm } from 'node:fs/promises';
 import { test, expect, launchBrowser } from './fixtures.mjs';
-import { copyExtension, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
+import { copyExtension, launchUnderPolicy, unpackedId, writeExtensionPolicy } from './extension-copies.mjs';
 import { pagePath } from './server.mjs';
 import { admin, extensionId, liveWorker, stopWorkers } from './sw-tools.mjs';
 
@@ -168,12 +168,10 @@ test('enterprise policy turns sites off; the user sees them as the policy\'s and
   });
   let context;
   try {
-    context = await launchBrowser(userDataDir, server, { extensionDir, secure: [server.origin('sub.c.test')] });
+    context = await launchUnderPolicy(() => launchBrowser(userDataDir, server, { extensionDir, secure: [server.origin('sub.c.test')] }));
     const serviceWorker = await liveWorker(context);
-    // The browser has its policies a few seconds after it starts: it reads the policy directory
-    // only once no file there changed for 5 s (Chromium's settle interval), so the policy files of
-    // tests running at the same time on this machine can delay it (seen past 15 s).
-    await expect.poll(async () => (await disabledSites(context, serviceWorker)).policy, { timeout: 45_000 }).toEqual(['http://c.test']);
+    // The browser has the policy: the worker hears of it (chrome.storage.onChanged) and applies it.
+    await expect.poll(async () => (await disabledSites(context, serviceWorker)).policy, { timeout: 15_000 }).toEqual(['http://c.test']);
     const c = await context.newPage();
     await c.goto(`${server.origin('c.test')}/page.html`);
     expect(await surface(c.mainFrame())).toEqual(OFF);
