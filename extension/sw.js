@@ -16,6 +16,7 @@ import { callerFacts, topDocumentOf } from './worker/frame-facts.js';
 import { createCallLog } from './worker/call-log.js';
 import { createSiteSwitch } from './worker/site-switch.js';
 import { startProbePolicy } from './worker/probe-policy.js';
+import { closeLeftoverCopier, COPY_FROM_BYTES } from './worker/copier.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -62,8 +63,14 @@ async function start() {
     announceChange();
   };
   const runner = createRunner(store, createStorage(store, persist));
-  // The sites turned off and the probe budget (the policy's as last read) hold before anyone is answered.
-  await Promise.all([switched, startProbePolicy(store)]);
+  // Large Blobs are copied and hashed by the offscreen copier (worker/copier.js).
+  // Not in incognito: its split instance keeps its files in its own
+  // in-memory storage, which an offscreen document is not known to share.
+  store.setHostDigestsCopies(chrome.extension.inIncognitoContext ? null : COPY_FROM_BYTES);
+  // The sites turned off and the probe budget (the policy's as last read) hold
+  // before anyone is answered; a copier left by the previous instance lets go
+  // of its files before start-up clears the temporary ones.
+  await Promise.all([switched, startProbePolicy(store), closeLeftoverCopier()]);
   // Storage and index agree before anyone is answered.
   await runner.run(store.startUp(Date.now()));
   return { store, runner };

@@ -7,6 +7,8 @@
 /** @typedef {import('./runner.js').TaskContext} TaskContext */
 /** @typedef {import('../pkg/cos_wasm.js').Store} Store */
 
+import { cancelCopy, copyBlob } from './copier.js';
+
 /** File writes of one session that may still be in flight while later requests are handled. */
 const WRITES_AHEAD = 2;
 /**
@@ -40,19 +42,27 @@ async function removeQuietly(dir, name) {
  */
 export function createStorage(store, persist) {
   /**
-   * Open temporary files by session.
-   * @type {Map<string, {handle: FileSystemFileHandle, writable: FileSystemWritableFileStream | null, writes: Promise<void>[]}>}
+   * Open temporary files by session. `writable` is null while the copier
+   * writes the file and after; `closed` once `close-temp` ran; `copying`
+   * while a `copy-blob` step is in progress.
+   * @typedef {{handle: FileSystemFileHandle, writable: FileSystemWritableFileStream | null, closed: boolean, writes: Promise<void>[], copying: Promise<unknown> | null}} Temp
+   * @type {Map<string, Temp>}
    */
   const temps = new Map();
 
   /** The last write of index changes: each waits for the one before, so changes are durable in the order taken. */
   let persisted = Promise.resolve();
 
-  /** @param {string} session */
-  const temp = (session) => {
+  /**
+   * The session's temporary file, open for writing: after a copy, with what
+   * the copier wrote kept.
+   * @param {string} session
+   */
+  const temp = async (session) => {
     const open = temps.get(session);
-    if (!open?.writable) throw new DOMException('no open temporary file', 'InvalidStateError');
-    return /** @type {{handle: FileSystemFileHandle, writable: FileSystemWritableFileStream, writes: Promise<void>[]}} */ (open);
+    if (!open || open.closed) throw new DOMException('no open temporary file', 'InvalidStateError');
+    open.writable ??= await open.handle.createWritable({ keepExistingData: true });
+    return { ...open, writable: open.writable };
   };
 
   /** @type {Perform} */
@@ -60,11 +70,11 @@ export function createStorage(store, persist) {
     switch (step.do) {
       case 'open-temp': {
         const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
-        temps.set(step.session, { handle, writable: await handle.createWritable(), writes: [] });
+        temps.set(step.session, { handle, writable: await handle.createWritable(), closed: false, writes: [], copying: null });
         return;
       }
       case 'write-temp': {
-        const open = temp(step.session);
+        const open = await temp(step.session);
         const { data } = context;
         if (!step.feed) {
           // A Blob: the browser copies it to the file (the engine hashes the file later).
@@ -88,13 +98,30 @@ export function createStorage(store, persist) {
         return;
       }
       case 'truncate-temp':
-        await temp(step.session).writable.truncate(step.size);
+        await (await temp(step.session)).writable.truncate(step.size);
         return;
-      case 'close-temp': {
-        const open = temp(step.session);
+      case 'copy-blob': {
+        const open = temps.get(step.session);
+        if (!open || open.closed || open.writable === null) throw new DOMException('no fresh temporary file', 'InvalidStateError');
+        // The copier needs the file to itself; nothing was written to it yet.
         const { writable } = open;
         open.writable = null;
-        await writable.close();
+        await writable.abort();
+        open.copying = copyBlob(step.session, /** @type {Blob} */ (context.data));
+        try {
+          const { sha256, head } = /** @type {{sha256: string, head: number[]}} */ (await open.copying);
+          return { kind: 'digested', sha256, head };
+        } finally {
+          open.copying = null;
+        }
+      }
+      case 'close-temp': {
+        const open = temps.get(step.session);
+        if (!open || open.closed) throw new DOMException('no open temporary file', 'InvalidStateError');
+        const { writable } = open;
+        open.writable = null;
+        open.closed = true;
+        await writable?.close();
         return;
       }
       case 'hash-temp': {
@@ -105,13 +132,18 @@ export function createStorage(store, persist) {
       case 'discard-temp': {
         const open = temps.get(step.session);
         temps.delete(step.session);
+        if (open?.copying) {
+          // The copier closes the file before it stops.
+          cancelCopy(step.session);
+          await open.copying.catch(() => {});
+        }
         await open?.writable?.abort().catch(() => {});
         await removeQuietly(await tmpDir(), step.session);
         return;
       }
       case 'place-blob': {
         const open = temps.get(step.session);
-        if (!open || open.writable) throw new DOMException('the temporary file is not closed', 'InvalidStateError');
+        if (!open?.closed) throw new DOMException('the temporary file is not closed', 'InvalidStateError');
         await open.handle.move(await blobsDir(), step.hash);
         temps.delete(step.session);
         return;

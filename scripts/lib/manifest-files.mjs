@@ -1,9 +1,11 @@
 // The files the extension cannot start without: those manifest.json names,
-// the content scripts the worker registers (extension/worker/content-scripts.js)
+// the content scripts the worker registers (extension/worker/content-scripts.js),
+// the offscreen document it opens (extension/worker/copier.js)
 // and those scripts/build writes into extension/pkg/ for the service worker.
 // Shared by scripts/check-manifest.mjs (after a build) and
 // scripts/lib/package.mjs (before zipping).
 import { CONTENT_SCRIPTS } from '../../extension/worker/content-scripts.js';
+import { COPIER_DOCUMENT } from '../../extension/worker/copier.js';
 
 export const BUILT_FILES = [
   'extension/pkg/cos_wasm.js',
@@ -17,6 +19,7 @@ export function requiredFiles(manifest) {
   return [
     manifest.background.service_worker,
     ...CONTENT_SCRIPTS.flatMap((c) => c.js),
+    COPIER_DOCUMENT,
     manifest.action?.default_popup,
     manifest.options_ui?.page,
     manifest.devtools_page,

@@ -321,6 +321,16 @@ impl MemoryHost {
                 }
                 Outcome::Done
             }
+            Step::CopyBlob { session, len, .. } => {
+                let payload = self.running[&id].payload.clone().expect("a copy carries data");
+                let bytes = payload.bytes();
+                assert_eq!(bytes.len() as u64, *len, "the engine planned the data's length");
+                let Some(temp) = self.temps.get_mut(session).filter(|t| t.open && t.bytes.is_empty()) else {
+                    return failed("InvalidStateError");
+                };
+                temp.bytes = bytes.to_vec();
+                Outcome::Digested { sha256: sha256_hex(bytes), head: bytes[..bytes.len().min(16)].to_vec() }
+            }
             Step::TruncateTemp { session, size, .. } => match self.temps.get_mut(session).filter(|t| t.open) {
                 Some(temp) => {
                     temp.bytes.resize(*size as usize, 0);

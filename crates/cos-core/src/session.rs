@@ -3,8 +3,11 @@
 //!
 //! While the page only appends, every byte is hashed as it is written. A
 //! seek-and-overwrite or truncate breaks that; then `close` asks for one more
-//! streamed pass over the finished temporary file. Either way the digest is of
-//! exactly the bytes that will be stored.
+//! streamed pass over the finished temporary file. A session's first write of
+//! a Blob may instead be copied by a host that reports the digest of the
+//! bytes it wrote (computed from the same buffers); anything written after
+//! that breaks the running hash too. Either way the digest is of exactly the
+//! bytes that will be stored.
 
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
@@ -38,8 +41,18 @@ pub struct WriteSession {
     /// Where the next fed byte lands in the file.
     feed_at: u64,
     rehashing: bool,
+    /// A Blob written as the whole file by a host that digests what it
+    /// writes: its length, until the host reports the digest, then the digest.
+    copied: Option<Copied>,
     /// The file's first bytes, to label its kind.
     prefix: [u8; SNIFF_BYTES],
+}
+
+/// A host-digested copy of the session's first write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Copied {
+    Awaiting { len: u64 },
+    Digested(ContentHash),
 }
 
 /// What `close` needs the worker to do next.
@@ -65,6 +78,7 @@ impl WriteSession {
             pending: 0,
             feed_at: 0,
             rehashing: false,
+            copied: None,
             prefix: [0; SNIFF_BYTES],
         }
     }
@@ -85,10 +99,48 @@ impl WriteSession {
     }
 
     fn idle(&self) -> Result<()> {
+        if let Some(Copied::Awaiting { .. }) = self.copied {
+            return Err(CosError::InvalidState("the previous write's digest has not arrived".into()));
+        }
         match (self.pending, self.rehashing) {
             (0, false) => Ok(()),
             (_, true) => Err(CosError::InvalidState("the file is being verified".into())),
             (n, false) => Err(CosError::InvalidState(format!("the previous write is missing {n} bytes"))),
+        }
+    }
+
+    /// Whether nothing was written yet: a Blob written now is the whole file.
+    pub fn is_untouched(&self) -> bool {
+        self.size == 0 && self.sent == 0 && self.in_order && self.copied.is_none() && !self.rehashing
+    }
+
+    /// Plans the session's first write as a Blob of `len` bytes at 0 that the
+    /// host copies and digests itself (see `digested`).
+    pub fn plan_copy(&mut self, len: u64) -> Result<()> {
+        if !self.is_untouched() {
+            return Err(CosError::InvalidState("only a session's first write is copied whole".into()));
+        }
+        self.span_of_write(Some(0), len)?;
+        self.copied = Some(Copied::Awaiting { len });
+        self.cursor = len;
+        self.size = len;
+        self.sent = len;
+        Ok(())
+    }
+
+    /// The host's digest of the copy it wrote, and the copy's first bytes (up
+    /// to SNIFF_BYTES, to label the file's kind).
+    pub fn digested(&mut self, digest: ContentHash, head: &[u8]) -> Result<()> {
+        match self.copied {
+            Some(Copied::Awaiting { len }) if head.len() as u64 == len.min(SNIFF_BYTES as u64) => {
+                self.prefix[..head.len()].copy_from_slice(head);
+                self.copied = Some(Copied::Digested(digest));
+                Ok(())
+            }
+            Some(Copied::Awaiting { .. }) => {
+                Err(CosError::InvalidState("the copy's first bytes do not match its length".into()))
+            }
+            _ => Err(CosError::InvalidState("no copy awaits a digest".into())),
         }
     }
 
@@ -110,8 +162,9 @@ impl WriteSession {
     pub fn plan_write(&mut self, position: Option<u64>, len: u64, feed: bool) -> Result<u64> {
         let (at, size) = self.span_of_write(position, len)?;
         // Appending exactly at the end keeps the running hash valid; anything
-        // else (overwrite, or a gap that the file system fills with zeros) does not.
-        if at != self.size || !feed {
+        // else (overwrite, or a gap that the file system fills with zeros) does
+        // not, nor does any write after a host-digested copy.
+        if at != self.size || !feed || self.copied.is_some() {
             self.in_order = false;
         }
         self.pending = if feed { len } else { 0 };
@@ -156,7 +209,7 @@ impl WriteSession {
         if size > MAX_POSITION {
             return Err(CosError::InvalidState("truncate past the largest file position".into()));
         }
-        if size != self.size {
+        if size != self.size || self.copied.is_some() {
             self.in_order = false;
         }
         if let Some(cut) = self.prefix.get_mut(size.min(SNIFF_BYTES as u64) as usize..) {
@@ -170,6 +223,9 @@ impl WriteSession {
     /// Finishes the write: asks for a re-hash pass, or reports the verified
     /// size. A mismatch or an empty file is an error (the session is done).
     pub fn close(&mut self) -> Result<CloseStep> {
+        if let Some(Copied::Awaiting { .. }) = self.copied {
+            return Err(CosError::InvalidState("the copy's digest has not arrived".into()));
+        }
         if self.pending > 0 {
             return Err(CosError::InvalidState(format!("the last write is missing {} bytes", self.pending)));
         }
@@ -185,6 +241,7 @@ impl WriteSession {
         }
         if !self.in_order {
             self.verifier = Verifier::default();
+            self.copied = None;
             self.in_order = true;
             self.rehashing = true;
             self.pending = self.size;
@@ -197,8 +254,13 @@ impl WriteSession {
     /// Compares the digest of every byte of the file with the declared hash.
     fn finish(&mut self) -> Result<CloseStep> {
         self.rehashing = false;
-        debug_assert_eq!(self.verifier.len(), self.size);
-        let actual = std::mem::take(&mut self.verifier).finish();
+        let actual = match self.copied.take() {
+            Some(Copied::Digested(digest)) => digest,
+            _ => {
+                debug_assert_eq!(self.verifier.len(), self.size);
+                std::mem::take(&mut self.verifier).finish()
+            }
+        };
         if actual != self.hash {
             return Err(CosError::IntegrityMismatch { expected: self.hash.to_string(), actual: actual.to_string() });
         }

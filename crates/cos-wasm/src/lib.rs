@@ -50,6 +50,7 @@ export type Outcome =
   | { kind: 'done' }
   | { kind: 'found'; size: number }
   | { kind: 'missing' }
+  | { kind: 'digested'; sha256: string; head: number[] }
   | { kind: 'listed'; files: Array<[string, number | null]> }
   | { kind: 'failed'; name: string };
 export interface Changes {
@@ -66,6 +67,7 @@ export type Step =
   | { do: 'open-temp'; task: number; session: string }
   | { do: 'write-temp'; task: number; session: string; at: number; len: number; feed: boolean }
   | { do: 'truncate-temp'; task: number; session: string; size: number }
+  | { do: 'copy-blob'; task: number; session: string; len: number }
   | { do: 'close-temp'; task: number; session: string }
   | { do: 'hash-temp'; task: number; session: string; size: number }
   | { do: 'discard-temp'; task: number; session: string }
@@ -223,6 +225,13 @@ impl Store {
     #[wasm_bindgen(js_name = disabledSites)]
     pub fn disabled_sites(&self) -> Vec<String> {
         self.engine.borrow().disabled_sites()
+    }
+
+    /// From which size on (`null`: never) the host performs `copy-blob`
+    /// steps (see cos-core `Engine::set_host_digests_copies`).
+    #[wasm_bindgen(js_name = setHostDigestsCopies)]
+    pub fn set_host_digests_copies(&self, from_bytes: Option<f64>) {
+        self.engine.borrow_mut().set_host_digests_copies(from_bytes.map(|b| b as u64));
     }
 
     /// The enterprise policy's distinct lookups per window (`undefined` or

@@ -285,10 +285,19 @@ impl Engine {
             }
             Then::Write { session, position, data } => {
                 let (len, feed) = (data.len(), matches!(data, Data::Bytes { .. }));
+                let copies_from = self.host_digests_copies;
                 let open = self.writing(id, &session, now_ms)?;
-                let (_, size) = open.session.span_of_write(position, len)?;
+                let (at, size) = open.session.span_of_write(position, len)?;
                 let growth = size - open.session.size();
+                // A Blob that is the whole file goes to a host that digests what it writes.
+                let copy =
+                    !feed && at == 0 && copies_from.is_some_and(|min| len >= min.max(1)) && open.session.is_untouched();
                 self.check_quota(id, &session, growth)?;
+                if copy {
+                    self.writing(id, &session, now_ms)?.session.plan_copy(len)?;
+                    self.task_mut(id)?.next([Do(Io::CopyBlob { session, len }), Decide(Then::Copied)]);
+                    return Ok(());
+                }
                 let at = self.writing(id, &session, now_ms)?.session.plan_write(position, len, feed)?;
                 self.task_mut(id)?.next([Do(Io::WriteTemp { session, at, len, feed }), Decide(Then::Written)]);
                 Ok(())
@@ -299,6 +308,17 @@ impl Engine {
                 if open.session.missing_bytes() > 0 {
                     return Err(CosError::InvalidState("the write's bytes did not all arrive".into()));
                 }
+                self.reply(id, Value::Empty {})
+            }
+            Then::Copied => {
+                let session = self.task(id)?.session.clone().ok_or(CosError::UnknownSession)?;
+                let super::step::Outcome::Digested { sha256, head } = self.task(id)?.last.clone() else {
+                    return Err(CosError::Internal("a copy came back without its digest".into()));
+                };
+                let digest = ContentHash::from_hex(&sha256)
+                    .map_err(|_| CosError::Internal("a copy's digest is not SHA-256 hex".into()))?;
+                let open = self.sessions.get_mut(&session).ok_or(CosError::UnknownSession)?;
+                open.session.digested(digest, &head)?;
                 self.reply(id, Value::Empty {})
             }
             Then::Seek { session, position } => {

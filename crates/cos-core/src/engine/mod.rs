@@ -75,6 +75,8 @@ pub struct Engine {
     tasks: HashMap<TaskId, Task>,
     next_task: u32,
     random: RandomSource,
+    /// The smallest Blob the host copies and digests itself (`None`: none).
+    host_digests_copies: Option<u64>,
 }
 
 /// An open writable.
@@ -157,6 +159,7 @@ impl Engine {
             tasks: HashMap::new(),
             next_task: 0,
             random: RandomSource::new(seed),
+            host_digests_copies: None,
         }
     }
 
@@ -196,6 +199,14 @@ impl Engine {
 
     pub fn set_default_budget(&mut self, bytes: u64) {
         self.default_budget = bytes;
+    }
+
+    /// From which size on (`None`: never) the host performs `Step::CopyBlob`:
+    /// copies a Blob into a temporary file and reports the digest of exactly
+    /// the bytes it wrote, computed from the same buffers. Otherwise a Blob is
+    /// copied and the finished file hashed at close.
+    pub fn set_host_digests_copies(&mut self, from_bytes: Option<u64>) {
+        self.host_digests_copies = from_bytes;
     }
 
     /// Distinct hashes a site may look up per window, from enterprise policy
@@ -421,6 +432,8 @@ fn record<T: serde::de::DeserializeOwned>(
     }
 }
 
+#[cfg(test)]
+mod copy_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -137,6 +137,14 @@ pub enum Step {
         session: SessionId,
         size: u64,
     },
+    /// Write the request's Blob (`len` bytes) as the whole temporary file,
+    /// reading it once into buffers that are both written and hashed, and
+    /// report `Outcome::Digested` (only to a host that said it can).
+    CopyBlob {
+        task: TaskId,
+        session: SessionId,
+        len: u64,
+    },
     /// Finish writing the temporary file (flush and close it).
     CloseTemp {
         task: TaskId,
@@ -202,6 +210,7 @@ impl Step {
             | Self::OpenTemp { task, .. }
             | Self::WriteTemp { task, .. }
             | Self::TruncateTemp { task, .. }
+            | Self::CopyBlob { task, .. }
             | Self::CloseTemp { task, .. }
             | Self::HashTemp { task, .. }
             | Self::DiscardTemp { task, .. }
@@ -359,6 +368,12 @@ pub enum Outcome {
     },
     /// `ReadBlob`: no such file.
     Missing,
+    /// `CopyBlob`: the SHA-256 of the bytes written, and the first of them
+    /// (as many as the file has, up to 16), to label the file's kind.
+    Digested {
+        sha256: String,
+        head: Vec<u8>,
+    },
     /// `ListBlobs`: `(name, size)` per entry; `None` for a directory.
     Listed {
         files: Vec<(String, Option<u64>)>,

@@ -54,6 +54,10 @@ pub(crate) enum Io {
         session: SessionId,
         size: u64,
     },
+    CopyBlob {
+        session: SessionId,
+        len: u64,
+    },
     CloseTemp(SessionId),
     HashTemp {
         session: SessionId,
@@ -77,6 +81,7 @@ pub(crate) enum Then {
     Begun,
     Write { session: SessionId, position: Option<u64>, data: super::step::Data },
     Written,
+    Copied,
     Seek { session: SessionId, position: u64 },
     Truncate { session: SessionId, size: u64 },
     Close { session: SessionId },
@@ -212,6 +217,7 @@ impl Engine {
                 Step::WriteTemp { task, session, at, len, feed }
             }
             Io::TruncateTemp { session, size } => Step::TruncateTemp { task, session, size },
+            Io::CopyBlob { session, len } => Step::CopyBlob { task, session, len },
             Io::CloseTemp(session) => Step::CloseTemp { task, session },
             Io::HashTemp { session, size } => {
                 t.feeding = Some(session.clone());
