@@ -7,6 +7,7 @@
 // transferred there after it is written and back once hashed (a pool of
 // three): what splitting the work over two threads would reach.
 import init, { Sha256 } from '../../extension/pkg/cos_wasm.js';
+import { fill } from '../../extension/offscreen/fill.js';
 
 const BUFFER = 4 << 20;
 
@@ -45,18 +46,9 @@ async function eachBuffer(file, use, next) {
 async function readEach(reader, use, next) {
   let spare = null;
   for (let done = false; !done; ) {
-    let buffer = spare ?? (await next());
+    let buffer, filled;
+    ({ buffer, filled, done } = await fill(reader, spare ?? (await next())));
     spare = null;
-    let filled = 0;
-    while (filled < BUFFER) {
-      const read = await reader.read(new Uint8Array(buffer, filled));
-      if (read.value) buffer = read.value.buffer;
-      if (read.done) {
-        done = true;
-        break;
-      }
-      filled += read.value.byteLength;
-    }
     if (!filled || !use(new Uint8Array(buffer, 0, filled))) spare = buffer;
   }
   return spare;
