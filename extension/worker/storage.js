@@ -9,6 +9,8 @@
 
 import { cancelCopy, copyBlob } from './copier.js';
 
+/** How often a copy in progress checks that its write is still wanted. */
+const COPY_WATCH_MS = 250;
 /** File writes of one session that may still be in flight while later requests are handled. */
 const WRITES_AHEAD = 2;
 /**
@@ -108,10 +110,14 @@ export function createStorage(store, persist) {
         open.writable = null;
         await writable.abort();
         open.copying = copyBlob(step.session, /** @type {Blob} */ (context.data));
+        // A write whose frame went away stops now, not when the copy is done:
+        // its clean-up waits for this step (it needs the session).
+        const watch = setInterval(() => store.taskAlive(step.task) || cancelCopy(step.session), COPY_WATCH_MS);
         try {
           const { sha256, head } = /** @type {{sha256: string, head: number[]}} */ (await open.copying);
           return { kind: 'digested', sha256, head };
         } finally {
+          clearInterval(watch);
           open.copying = null;
         }
       }
