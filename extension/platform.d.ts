@@ -7,6 +7,7 @@ interface FileSystemHandle {
 
 /** A dedicated worker's exclusive, synchronous access to an OPFS file (the offscreen copier's). */
 interface FileSystemSyncAccessHandle {
+  read(buffer: ArrayBufferView | ArrayBuffer, options?: { at?: number }): number;
   write(buffer: ArrayBufferView | ArrayBuffer, options?: { at?: number }): number;
   truncate(size: number): void;
   flush(): void;

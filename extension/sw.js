@@ -63,10 +63,10 @@ async function start() {
     announceChange();
   };
   const runner = createRunner(store, createStorage(store, persist));
-  // Large Blobs are copied and hashed by the offscreen copier (worker/copier.js).
+  // Large files are written and digested by the offscreen copier (worker/copier.js).
   // Not in incognito: its split instance keeps its files in its own
   // in-memory storage, which an offscreen document is not known to share.
-  store.setHostDigestsCopies(chrome.extension.inIncognitoContext ? null : COPY_FROM_BYTES);
+  store.setCopierFrom(chrome.extension.inIncognitoContext ? null : COPY_FROM_BYTES);
   // The sites turned off and the probe budget (the policy's as last read) hold
   // before anyone is answered; a copier left by the previous instance lets go
   // of its files before start-up clears the temporary ones.

@@ -1,19 +1,28 @@
-// Reads a Blob once into a few pooled buffers; writes each into the
-// temporary file with a SyncAccessHandle, then transfers it to the document
-// to be hashed (it comes back to be reused). See copier.js.
+// One handed session's temporary file (see copier.js): holds it with a
+// SyncAccessHandle and performs the session's operations in order. Every
+// buffer it writes, and what the file held when it was handed over, goes to
+// the document to be digested (pooled buffers come back to be reused).
+// Once an operation fails, every later one fails the same way, so a failed
+// write cannot go unnoticed by the close after it.
 
 import { fill } from './fill.js';
 
-/** Bytes per buffer (16 MiB measured fastest here: 4 MiB ~235 MB/s, 16 MiB ~270-290, 32 MiB ~240). */
+/** Bytes per pooled buffer (16 MiB measured fastest here: 4 MiB ~235 MB/s, 16 MiB ~270-290, 32 MiB ~240). */
 const BUFFER_BYTES = 16 << 20;
-/** Buffers in use at once: one being read and written while the other is hashed. */
+/** Pooled buffers: one being read and written while the other is digested. */
 const BUFFERS = 2;
 
 /** @type {ArrayBuffer[]} */
 const pool = [];
+let pooled = 0;
 /** @type {((value?: unknown) => void) | null} */
 let wake = null;
 let cancelled = false;
+/** @type {FileSystemSyncAccessHandle | null} */
+let handle = null;
+/** @type {DOMException | null} */
+let failure = null;
+let queue = Promise.resolve();
 /** Readers in use: Chromium collects a Blob stream nothing refers to, its pending read with it. */
 const reading = new Set();
 
@@ -26,58 +35,114 @@ const settle = () => {
   wake = null;
 };
 
+const abandoned = () => new DOMException('the write was abandoned', 'AbortError');
+
 async function takeBuffer() {
+  if (pooled < BUFFERS && !pool.length) {
+    pooled++;
+    return new ArrayBuffer(BUFFER_BYTES);
+  }
   while (!pool.length && !cancelled) await new Promise((resolve) => (wake = resolve));
-  if (cancelled) throw new DOMException('the write was abandoned', 'AbortError');
+  if (cancelled) throw abandoned();
   return /** @type {ArrayBuffer} */ (pool.pop());
 }
 
-/** Waits until every buffer is back: the document has hashed all that was written. */
-async function allBack() {
-  while (pool.length < BUFFERS && !cancelled) await new Promise((resolve) => (wake = resolve));
-  if (cancelled) throw new DOMException('the write was abandoned', 'AbortError');
+/**
+ * Sends a written buffer to be digested, or keeps it for the next read.
+ * @param {ArrayBuffer} buffer
+ * @param {number} length
+ * @param {boolean} digest
+ */
+function digested(buffer, length, digest) {
+  if (digest) post({ hashed: buffer, length, pooled: true }, [buffer]);
+  else pool.push(buffer);
+}
+
+/** @returns {FileSystemSyncAccessHandle} */
+function file() {
+  if (!handle) throw new DOMException('the file is not open', 'InvalidStateError');
+  return handle;
 }
 
 /**
- * @param {{session: string, blob: Blob}} job
+ * @param {Uint8Array} bytes
+ * @param {number} at
  */
-async function copy({ session, blob }) {
-  /** @type {FileSystemSyncAccessHandle | null} */
-  let handle = null;
+function writeAt(bytes, at) {
+  const wrote = file().write(bytes, { at });
+  if (wrote !== bytes.byteLength) throw new DOMException(`wrote ${wrote} of ${bytes.byteLength} bytes`, 'InvalidStateError');
+}
+
+/**
+ * Opens tmp/`session` and digests its first `size` bytes (written before it was handed over).
+ * @param {string} session
+ * @param {number} size
+ */
+async function take(session, size) {
+  const tmp = await (await navigator.storage.getDirectory()).getDirectoryHandle('tmp');
+  handle = await (await tmp.getFileHandle(session)).createSyncAccessHandle();
+  for (let at = 0; at < size; ) {
+    const buffer = await takeBuffer();
+    const read = handle.read(new Uint8Array(buffer, 0, Math.min(BUFFER_BYTES, size - at)), { at });
+    if (read === 0) throw new DOMException(`the file ends at ${at} of ${size} bytes`, 'InvalidStateError');
+    digested(buffer, read, true);
+    at += read;
+  }
+}
+
+/**
+ * Copies `blob` into the file at `at`, reading it once into pooled buffers.
+ * @param {Blob} blob
+ * @param {number} at
+ * @param {boolean} digest
+ */
+async function copyBlob(blob, at, digest) {
   const reader = blob.stream().getReader({ mode: 'byob' });
   reading.add(reader);
-  let outcome;
   try {
-    for (let i = 0; i < BUFFERS; i++) pool.push(new ArrayBuffer(BUFFER_BYTES));
-    const tmp = await (await navigator.storage.getDirectory()).getDirectoryHandle('tmp');
-    handle = await (await tmp.getFileHandle(session)).createSyncAccessHandle();
-    handle.truncate(0);
-    let at = 0;
     for (let done = false; !done; ) {
       let buffer, filled;
       ({ buffer, filled, done } = await fill(reader, await takeBuffer()));
-      if (!filled) {
-        pool.push(buffer);
-        break;
-      }
-      const wrote = handle.write(new Uint8Array(buffer, 0, filled), { at });
-      if (wrote !== filled) throw new DOMException(`wrote ${wrote} of ${filled} bytes`, 'InvalidStateError');
+      if (cancelled) throw abandoned();
+      if (filled) writeAt(new Uint8Array(buffer, 0, filled), at);
       at += filled;
-      post({ buffer, length: filled }, [buffer]);
+      digested(buffer, filled, digest && filled > 0);
     }
-    await allBack();
-    handle.flush();
-    outcome = { written: at };
   } catch (e) {
     reader.cancel().catch(() => {});
-    const error = /** @type {DOMException} */ (e);
-    outcome = { error: { name: error.name || 'UnknownError', message: error.message } };
+    throw e;
   } finally {
     reading.delete(reader);
-    // Closed before answering: the file is free for the service worker again.
-    handle?.close();
   }
-  post(outcome);
+}
+
+/** @param {any} op */
+async function perform(op) {
+  if (op.op === 'discard') {
+    handle?.close();
+    handle = null;
+    return;
+  }
+  if (failure) throw failure;
+  if (cancelled) throw abandoned();
+  switch (op.op) {
+    case 'take':
+      return take(op.session, op.size);
+    case 'write':
+      if (op.data instanceof Blob) return copyBlob(op.data, op.at, op.digest);
+      writeAt(new Uint8Array(op.data), op.at);
+      if (op.digest) post({ hashed: op.data, length: op.data.byteLength, pooled: false }, [op.data]);
+      return;
+    case 'truncate':
+      return file().truncate(op.size);
+    case 'close':
+      file().flush();
+      file().close();
+      handle = null;
+      return;
+    default:
+      throw new DOMException(`unknown operation ${op.op}`, 'NotSupportedError');
+  }
 }
 
 onmessage = ({ data }) => {
@@ -88,6 +153,15 @@ onmessage = ({ data }) => {
     cancelled = true;
     settle();
   } else {
-    copy(data);
+    queue = queue.then(async () => {
+      try {
+        await perform(data);
+        post({ id: data.id, ok: true });
+      } catch (e) {
+        const error = /** @type {DOMException} */ (e);
+        failure ??= new DOMException(error.message, error.name || 'UnknownError');
+        post({ id: data.id, ok: false, name: failure.name, message: failure.message });
+      }
+    });
   }
 };

@@ -1,22 +1,41 @@
-// Performs `copy-blob` steps through the offscreen document
-// extension/offscreen/copier.html (see there): it reads the Blob once, writes
-// it into tmp/<session> and hashes the same buffers on a second thread,
-// which the service worker's one thread cannot match (README, Performance).
-// The document exists while copies are in progress. If it closes or crashes
-// mid-copy, that step fails like any other: the engine ends the session and
-// discards its temporary file; nothing was placed.
+// The service worker's side of the copier: the offscreen document
+// extension/offscreen/copier.html, to which the engine hands large files
+// (`hand-temp` steps, see storage.js). From then on the document writes the
+// session's temporary file with a SyncAccessHandle (which a service worker
+// lacks) on one thread and digests the same buffers on another, which the
+// service worker's one thread cannot match (README, Performance). It decides
+// nothing: the engine compares its digest at close and commits or refuses.
+//
+// The document exists while files are handed to it. If it closes or crashes,
+// every operation of its sessions fails like any other storage step: the
+// engine ends each session and its temporary file is discarded.
 
 export const COPIER_DOCUMENT = 'extension/offscreen/copier.html';
+/** The port's name; the document accepts it from the service worker only. */
+export const COPIER_PORT = 'cos-copier';
 
 /**
- * Blobs from this size on are copied by the document; smaller ones cost
- * less than starting it, and are copied and hashed at close as before.
+ * The file size from which the engine hands a session to the document
+ * (Engine::set_copier_from). A smaller file costs less than starting it.
  */
-export const COPY_FROM_BYTES = 64 << 20;
+export const COPY_FROM_BYTES = 32 << 20;
 
 /** Opening and closing the document, one after the other. */
 let lifecycle = Promise.resolve();
-let inProgress = 0;
+/** Sessions handed to the document and not yet closed or discarded. */
+const handed = new Set();
+/**
+ * The open document: `port` tells each side when the other goes (a
+ * runtime port's disconnect); `channel`, a MessagePort of the document's,
+ * carries the operations, the bytes transferred rather than copied (a
+ * runtime port copies them through the browser process, which measured 3x
+ * slower than the service worker writing them itself).
+ * @type {{port: chrome.runtime.Port, channel: MessagePort} | null}
+ */
+let open = null;
+let nextId = 0;
+/** @type {Map<number, {resolve: (value: any) => void, reject: (error: unknown) => void}>} */
+const pending = new Map();
 
 /** @param {() => Promise<void>} change */
 function queued(change) {
@@ -24,45 +43,124 @@ function queued(change) {
   return lifecycle;
 }
 
-async function ensureOpen() {
-  if (await chrome.offscreen.hasDocument()) return;
-  await chrome.offscreen.createDocument({
-    url: COPIER_DOCUMENT,
-    reasons: [chrome.offscreen.Reason.WORKERS],
-    justification: 'writes large files into the extension storage and hashes them on two threads',
-  });
+/** Everything still waiting on the document fails: it went away. */
+function lost() {
+  open?.channel.close();
+  open = null;
+  for (const { reject } of pending.values()) reject(new DOMException('the copier closed', 'AbortError'));
+  pending.clear();
 }
 
-/** Closes the document unless a copy started meanwhile. */
+async function ensureOpen() {
+  if (open) return;
+  if (!(await chrome.offscreen.hasDocument())) {
+    await chrome.offscreen.createDocument({
+      url: COPIER_DOCUMENT,
+      reasons: [chrome.offscreen.Reason.WORKERS],
+      justification: 'writes large files into the extension storage and hashes them on two threads',
+    });
+  }
+  const url = chrome.runtime.getURL(COPIER_DOCUMENT);
+  // The service worker's Clients API (tsconfig checks against the DOM library, which lacks it).
+  /** @type {{clients: {matchAll(options: object): Promise<Array<{url: string, postMessage(message: unknown, transfer: Transferable[]): void}>>}}} */
+  const sw = /** @type {any} */ (globalThis);
+  const document = (await sw.clients.matchAll({ includeUncontrolled: true })).find((client) => client.url === url);
+  if (!document) throw new DOMException('the copier document is not there', 'InvalidStateError');
+  const port = chrome.runtime.connect({ name: COPIER_PORT });
+  port.onDisconnect.addListener(lost);
+  const { port1: channel, port2 } = new MessageChannel();
+  channel.onmessage = ({ data: { id, ok, value, name, message } }) => {
+    const waiting = pending.get(id);
+    pending.delete(id);
+    if (ok) waiting?.resolve(value);
+    else waiting?.reject(new DOMException(message, name));
+  };
+  document.postMessage({ copierChannel: true }, [port2]);
+  open = { port, channel };
+}
+
+/** Closes the document unless a session was handed to it meanwhile. */
 async function closeIfIdle() {
-  if (inProgress === 0 && (await chrome.offscreen.hasDocument())) await chrome.offscreen.closeDocument();
+  if (handed.size > 0) return;
+  open?.port.disconnect();
+  lost();
+  if (await chrome.offscreen.hasDocument()) await chrome.offscreen.closeDocument();
 }
 
 /**
- * Copies `blob` into tmp/`session`: the digest of the bytes written and their first bytes.
+ * One operation on a handed session, answered by the document once done.
  * @param {string} session
- * @param {Blob} blob
+ * @param {string} op
+ * @param {object} [args]
+ */
+function ask(session, op, args = {}) {
+  if (!open) return Promise.reject(new DOMException('the copier closed', 'AbortError'));
+  const id = ++nextId;
+  const answered = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+  const { data } = /** @type {{data?: unknown}} */ (args);
+  open.channel.postMessage({ id, session, op, ...args }, data instanceof ArrayBuffer ? [data] : []);
+  return answered;
+}
+
+/**
+ * Hands tmp/`session` to the document, which digests its first `size` bytes.
+ * @param {string} session
+ * @param {number} size
+ */
+export async function handOver(session, size) {
+  handed.add(session);
+  await queued(ensureOpen);
+  await ask(session, 'take', { size });
+}
+
+/**
+ * Writes `data` at `at` (and digests it, with `digest`): resolves once it is written.
+ * @param {string} session
+ * @param {number} at
+ * @param {ArrayBuffer | Blob} data
+ * @param {boolean} digest
+ */
+export const write = (session, at, data, digest) => ask(session, 'write', { at, data, digest });
+
+/**
+ * @param {string} session
+ * @param {number} size
+ */
+export const truncate = (session, size) => ask(session, 'truncate', { size });
+
+/**
+ * Closes the file once every earlier operation is done: the digest of what
+ * was digested, in order, and the file's first bytes.
+ * @param {string} session
  * @returns {Promise<{sha256: string, head: number[]}>}
  */
-export async function copyBlob(session, blob) {
-  inProgress++;
-  try {
-    await queued(ensureOpen);
-    const answer = await chrome.runtime.sendMessage({ copier: 'copy', session, blob });
-    if (!answer?.ok) throw new DOMException(answer?.message ?? 'the copier did not answer', answer?.name ?? 'UnknownError');
-    return { sha256: answer.sha256, head: answer.head };
-  } finally {
-    if (--inProgress === 0) queued(closeIfIdle).catch(() => {});
-  }
+export function close(session) {
+  return ask(session, 'close').finally(() => release(session));
 }
 
 /**
- * Stops the copy into tmp/`session`, if one is in progress (its frame went
- * away): it ends with an AbortError once its file is closed.
+ * Stops a Blob write in progress for `session` (its frame went away): that
+ * write fails with an AbortError.
  * @param {string} session
  */
-export function cancelCopy(session) {
-  chrome.runtime.sendMessage({ copier: 'cancel', session }).catch(() => {});
+export function cancel(session) {
+  ask(session, 'cancel').catch(() => {});
+}
+
+/**
+ * Stops whatever the document does for `session` and lets go of its file
+ * (resolves then, or at once if the document is gone).
+ * @param {string} session
+ */
+export function discard(session) {
+  return ask(session, 'discard')
+    .catch(() => {})
+    .finally(() => release(session));
+}
+
+/** @param {string} session */
+function release(session) {
+  if (handed.delete(session) && handed.size === 0) queued(closeIfIdle).catch(() => {});
 }
 
 /** At the worker's start: a document left by the previous instance holds no file open any more. */

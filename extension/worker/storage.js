@@ -7,9 +7,9 @@
 /** @typedef {import('./runner.js').TaskContext} TaskContext */
 /** @typedef {import('../pkg/cos_wasm.js').Store} Store */
 
-import { cancelCopy, copyBlob } from './copier.js';
+import * as copier from './copier.js';
 
-/** How often a copy in progress checks that its write is still wanted. */
+/** How often a Blob write the copier performs checks that it is still wanted. */
 const COPY_WATCH_MS = 250;
 /** File writes of one session that may still be in flight while later requests are handled. */
 const WRITES_AHEAD = 2;
@@ -44,10 +44,10 @@ async function removeQuietly(dir, name) {
  */
 export function createStorage(store, persist) {
   /**
-   * Open temporary files by session. `writable` is null while the copier
-   * writes the file and after; `closed` once `close-temp` ran; `copying`
-   * while a `copy-blob` step is in progress.
-   * @typedef {{handle: FileSystemFileHandle, writable: FileSystemWritableFileStream | null, closed: boolean, writes: Promise<void>[], copying: Promise<unknown> | null}} Temp
+   * Open temporary files by session. `writable` is null once the file was
+   * handed to the copier (`handed`) or closed (`closed`); `writes` are the
+   * file writes still in flight.
+   * @typedef {{handle: FileSystemFileHandle, writable: FileSystemWritableFileStream | null, handed: boolean, closed: boolean, writes: Promise<unknown>[]}} Temp
    * @type {Map<string, Temp>}
    */
   const temps = new Map();
@@ -56,15 +56,47 @@ export function createStorage(store, persist) {
   let persisted = Promise.resolve();
 
   /**
-   * The session's temporary file, open for writing: after a copy, with what
-   * the copier wrote kept.
+   * The session's temporary file, open for writing.
    * @param {string} session
    */
-  const temp = async (session) => {
+  const temp = (session) => {
     const open = temps.get(session);
     if (!open || open.closed) throw new DOMException('no open temporary file', 'InvalidStateError');
-    open.writable ??= await open.handle.createWritable({ keepExistingData: true });
-    return { ...open, writable: open.writable };
+    return open;
+  };
+
+  /**
+   * Keeps a file write in flight while the next request is handled (writes
+   * are kept in order, and a failed one is reported by the next wait or at
+   * close); waits while more than WRITES_AHEAD are.
+   * @param {Temp} open
+   * @param {Promise<unknown>} written
+   */
+  const ahead = async (open, written) => {
+    written.catch(() => {});
+    open.writes.push(written);
+    while (open.writes.length > WRITES_AHEAD) await open.writes.shift();
+  };
+
+  /** @param {Temp} open */
+  const allWritten = async (open) => {
+    for (const written of open.writes.splice(0)) await written;
+  };
+
+  /**
+   * A Blob the copier writes: stopped when its frame goes away, not when it
+   * is done (the write's clean-up needs the session this step holds).
+   * @param {number} task
+   * @param {string} session
+   * @param {Promise<unknown>} written
+   */
+  const watched = async (task, session, written) => {
+    const watch = setInterval(() => store.taskAlive(task) || copier.cancel(session), COPY_WATCH_MS);
+    try {
+      await written;
+    } finally {
+      clearInterval(watch);
+    }
   };
 
   /** @type {Perform} */
@@ -72,63 +104,59 @@ export function createStorage(store, persist) {
     switch (step.do) {
       case 'open-temp': {
         const handle = await (await tmpDir()).getFileHandle(step.session, { create: true });
-        temps.set(step.session, { handle, writable: await handle.createWritable(), closed: false, writes: [], copying: null });
+        temps.set(step.session, { handle, writable: await handle.createWritable(), handed: false, closed: false, writes: [] });
+        return;
+      }
+      case 'hand-temp': {
+        const open = temp(step.session);
+        // The copier needs the file to itself: what was written is flushed first.
+        await allWritten(open);
+        const writable = /** @type {FileSystemWritableFileStream} */ (open.writable);
+        open.writable = null;
+        open.handed = true;
+        await writable.close();
+        await copier.handOver(step.session, step.size);
         return;
       }
       case 'write-temp': {
-        const open = await temp(step.session);
+        const open = temp(step.session);
         const { data } = context;
+        if (open.handed) {
+          const written = copier.write(step.session, step.at, /** @type {Blob | ArrayBuffer} */ (data), step.feed);
+          if (data instanceof Blob) return watched(step.task, step.session, written);
+          return ahead(open, written);
+        }
+        const writable = /** @type {FileSystemWritableFileStream} */ (open.writable);
         if (!step.feed) {
           // A Blob: the browser copies it to the file (the engine hashes the file later).
           const blob = /** @type {Blob} */ (data);
           for (let at = 0; at < blob.size; at += BLOB_SLICE) {
             if (!store.taskAlive(step.task)) throw new DOMException('the write was abandoned', 'AbortError');
-            await open.writable.write({ type: 'write', position: step.at + at, data: blob.slice(at, at + BLOB_SLICE) });
+            await writable.write({ type: 'write', position: step.at + at, data: blob.slice(at, at + BLOB_SLICE) });
           }
           return;
         }
-        // The worker's own copy of the page's bytes: written and hashed from
-        // the same buffer. The file write proceeds while the next request is
-        // handled (the writable keeps writes in order and reports a failed
-        // one at close); at most WRITES_AHEAD are in flight per session.
+        // The worker's own copy of the page's bytes: written and hashed from the same buffer.
         const bytes = /** @type {ArrayBuffer} */ (data);
-        const written = open.writable.write({ type: 'write', position: step.at, data: bytes });
-        written.catch(() => {});
+        const queued = ahead(open, writable.write({ type: 'write', position: step.at, data: bytes }));
         store.feed(step.task, new Uint8Array(bytes));
-        open.writes.push(written);
-        while (open.writes.length > WRITES_AHEAD) await open.writes.shift();
-        return;
+        return queued;
       }
-      case 'truncate-temp':
-        await (await temp(step.session)).writable.truncate(step.size);
+      case 'truncate-temp': {
+        const open = temp(step.session);
+        if (open.handed) return void (await copier.truncate(step.session, step.size));
+        await /** @type {FileSystemWritableFileStream} */ (open.writable).truncate(step.size);
         return;
-      case 'copy-blob': {
-        const open = temps.get(step.session);
-        if (!open || open.closed || open.writable === null) throw new DOMException('no fresh temporary file', 'InvalidStateError');
-        // The copier needs the file to itself; nothing was written to it yet.
-        const { writable } = open;
-        open.writable = null;
-        await writable.abort();
-        open.copying = copyBlob(step.session, /** @type {Blob} */ (context.data));
-        // A write whose frame went away stops now, not when the copy is done:
-        // its clean-up waits for this step (it needs the session).
-        const watch = setInterval(() => store.taskAlive(step.task) || cancelCopy(step.session), COPY_WATCH_MS);
-        try {
-          const { sha256, head } = /** @type {{sha256: string, head: number[]}} */ (await open.copying);
-          return { kind: 'digested', sha256, head };
-        } finally {
-          clearInterval(watch);
-          open.copying = null;
-        }
       }
       case 'close-temp': {
-        const open = temps.get(step.session);
-        if (!open || open.closed) throw new DOMException('no open temporary file', 'InvalidStateError');
+        const open = temp(step.session);
         const { writable } = open;
         open.writable = null;
         open.closed = true;
-        await writable?.close();
-        return;
+        if (!open.handed) return void (await writable?.close());
+        await allWritten(open);
+        const { sha256, head } = await copier.close(step.session);
+        return { kind: 'digested', sha256, head };
       }
       case 'hash-temp': {
         const file = await (await (await tmpDir()).getFileHandle(step.session)).getFile();
@@ -138,11 +166,8 @@ export function createStorage(store, persist) {
       case 'discard-temp': {
         const open = temps.get(step.session);
         temps.delete(step.session);
-        if (open?.copying) {
-          // The copier closes the file before it stops.
-          cancelCopy(step.session);
-          await open.copying.catch(() => {});
-        }
+        // The copier lets go of the file first (a write in progress stops).
+        if (open?.handed) await copier.discard(step.session);
         await open?.writable?.abort().catch(() => {});
         await removeQuietly(await tmpDir(), step.session);
         return;

@@ -69,6 +69,8 @@ impl Finished {
 struct Temp {
     bytes: Vec<u8>,
     open: bool,
+    /// Once handed to the copier: the bytes it digested, in order.
+    digested: Option<Vec<u8>>,
 }
 
 struct Running {
@@ -301,7 +303,7 @@ impl MemoryHost {
         match step {
             Step::Acquire { .. } | Step::Done { .. } => Outcome::Done,
             Step::OpenTemp { session, .. } => {
-                self.temps.insert(session.clone(), Temp { bytes: Vec::new(), open: true });
+                self.temps.insert(session.clone(), Temp { bytes: Vec::new(), open: true, digested: None });
                 Outcome::Done
             }
             Step::WriteTemp { session, at, len, feed, .. } => {
@@ -316,21 +318,20 @@ impl MemoryHost {
                     temp.bytes.resize(end, 0);
                 }
                 temp.bytes[*at as usize..end].copy_from_slice(bytes);
-                if *feed {
-                    return self.feed(id, bytes.to_vec());
+                match (&mut temp.digested, *feed) {
+                    (Some(digested), true) => digested.extend_from_slice(bytes),
+                    (None, true) => return self.feed(id, bytes.to_vec()),
+                    (_, false) => {}
                 }
                 Outcome::Done
             }
-            Step::CopyBlob { session, len, .. } => {
-                let payload = self.running[&id].payload.clone().expect("a copy carries data");
-                let bytes = payload.bytes();
-                assert_eq!(bytes.len() as u64, *len, "the engine planned the data's length");
-                let Some(temp) = self.temps.get_mut(session).filter(|t| t.open && t.bytes.is_empty()) else {
-                    return failed("InvalidStateError");
-                };
-                temp.bytes = bytes.to_vec();
-                Outcome::Digested { sha256: sha256_hex(bytes), head: bytes[..bytes.len().min(16)].to_vec() }
-            }
+            Step::HandTemp { session, size, .. } => match self.temps.get_mut(session) {
+                Some(temp) if temp.open && temp.digested.is_none() && temp.bytes.len() as u64 == *size => {
+                    temp.digested = Some(temp.bytes.clone());
+                    Outcome::Done
+                }
+                _ => failed("InvalidStateError"),
+            },
             Step::TruncateTemp { session, size, .. } => match self.temps.get_mut(session).filter(|t| t.open) {
                 Some(temp) => {
                     temp.bytes.resize(*size as usize, 0);
@@ -341,7 +342,13 @@ impl MemoryHost {
             Step::CloseTemp { session, .. } => match self.temps.get_mut(session) {
                 Some(temp) => {
                     temp.open = false;
-                    Outcome::Done
+                    match &temp.digested {
+                        Some(digested) => Outcome::Digested {
+                            sha256: sha256_hex(digested),
+                            head: temp.bytes[..temp.bytes.len().min(16)].to_vec(),
+                        },
+                        None => Outcome::Done,
+                    }
                 }
                 None => failed("NotFoundError"),
             },

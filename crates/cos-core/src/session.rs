@@ -3,11 +3,11 @@
 //!
 //! While the page only appends, every byte is hashed as it is written. A
 //! seek-and-overwrite or truncate breaks that; then `close` asks for one more
-//! streamed pass over the finished temporary file. A session's first write of
-//! a Blob may instead be copied by a host that reports the digest of the
-//! bytes it wrote (computed from the same buffers); anything written after
-//! that breaks the running hash too. Either way the digest is of exactly the
-//! bytes that will be stored.
+//! streamed pass over the finished temporary file. A large file may instead be
+//! handed to a host that writes and digests it itself (`hand_over`): the host
+//! digests the bytes already in the file, then each appended buffer as it
+//! writes it, and reports the digest at close. Either way the digest is of
+//! exactly the bytes that will be stored.
 
 use crate::error::{CosError, Result};
 use crate::hash::ContentHash;
@@ -41,18 +41,21 @@ pub struct WriteSession {
     /// Where the next fed byte lands in the file.
     feed_at: u64,
     rehashing: bool,
-    /// A Blob written as the whole file by a host that digests what it
-    /// writes: its length, until the host reports the digest, then the digest.
-    copied: Option<Copied>,
+    /// Who digests the appended bytes: this session's verifier, or the host
+    /// the file was handed to (which reports its digest at close).
+    digester: Digester,
     /// The file's first bytes, to label its kind.
     prefix: [u8; SNIFF_BYTES],
 }
 
-/// A host-digested copy of the session's first write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Copied {
-    Awaiting { len: u64 },
-    Digested(ContentHash),
+enum Digester {
+    /// `feed` brings the bytes to `verifier`.
+    Own,
+    /// The host digests what it writes; nothing is fed.
+    Host,
+    /// The host's digest of an in-order file, reported at close.
+    HostDigested(ContentHash),
 }
 
 /// What `close` needs the worker to do next.
@@ -60,6 +63,9 @@ enum Copied {
 pub enum CloseStep {
     /// Stream the whole temporary file (`size` bytes) through `feed`, then close again.
     FullHash { size: u64 },
+    /// The host that writes the file digested it: close it, report the
+    /// digest (`host_digested`), then close again.
+    HostDigest,
     /// The bytes are verified: commit them.
     Verified { size: u64 },
 }
@@ -78,7 +84,7 @@ impl WriteSession {
             pending: 0,
             feed_at: 0,
             rehashing: false,
-            copied: None,
+            digester: Digester::Own,
             prefix: [0; SNIFF_BYTES],
         }
     }
@@ -99,9 +105,6 @@ impl WriteSession {
     }
 
     fn idle(&self) -> Result<()> {
-        if let Some(Copied::Awaiting { .. }) = self.copied {
-            return Err(CosError::InvalidState("the previous write's digest has not arrived".into()));
-        }
         match (self.pending, self.rehashing) {
             (0, false) => Ok(()),
             (_, true) => Err(CosError::InvalidState("the file is being verified".into())),
@@ -109,39 +112,41 @@ impl WriteSession {
         }
     }
 
-    /// Whether nothing was written yet: a Blob written now is the whole file.
-    pub fn is_untouched(&self) -> bool {
-        self.size == 0 && self.sent == 0 && self.in_order && self.copied.is_none() && !self.rehashing
+    /// Whether the file's digest so far is this session's own running one:
+    /// handing it over now loses nothing.
+    pub fn digests_itself_in_order(&self) -> bool {
+        self.digester == Digester::Own && self.in_order && self.pending == 0 && !self.rehashing
     }
 
-    /// Plans the session's first write as a Blob of `len` bytes at 0 that the
-    /// host copies and digests itself (see `digested`).
-    pub fn plan_copy(&mut self, len: u64) -> Result<()> {
-        if !self.is_untouched() {
-            return Err(CosError::InvalidState("only a session's first write is copied whole".into()));
+    /// Whether the host the file was handed to digests its bytes.
+    pub fn is_handed_over(&self) -> bool {
+        self.digester != Digester::Own
+    }
+
+    /// From now on the host that writes the file digests it: first the
+    /// `size` bytes it holds (returned), then every appended buffer as it
+    /// writes it. Only while the running digest is still valid.
+    pub fn hand_over(&mut self) -> Result<u64> {
+        if !self.digests_itself_in_order() {
+            return Err(CosError::InvalidState("only a file written in order is handed over".into()));
         }
-        self.span_of_write(Some(0), len)?;
-        self.copied = Some(Copied::Awaiting { len });
-        self.cursor = len;
-        self.size = len;
-        self.sent = len;
+        self.verifier = Verifier::default();
+        self.digester = Digester::Host;
+        Ok(self.size)
+    }
+
+    /// The host's digest of the whole file at close, and the file's first
+    /// bytes (up to SNIFF_BYTES, to label its kind).
+    pub fn host_digested(&mut self, digest: ContentHash, head: &[u8]) -> Result<()> {
+        if self.digester != Digester::Host || !self.rehashing {
+            return Err(CosError::InvalidState("no digest was asked of the host".into()));
+        }
+        if head.len() as u64 != self.size.min(SNIFF_BYTES as u64) {
+            return Err(CosError::InvalidState("the file's first bytes do not match its size".into()));
+        }
+        self.prefix[..head.len()].copy_from_slice(head);
+        self.digester = Digester::HostDigested(digest);
         Ok(())
-    }
-
-    /// The host's digest of the copy it wrote, and the copy's first bytes (up
-    /// to SNIFF_BYTES, to label the file's kind).
-    pub fn digested(&mut self, digest: ContentHash, head: &[u8]) -> Result<()> {
-        match self.copied {
-            Some(Copied::Awaiting { len }) if head.len() as u64 == len.min(SNIFF_BYTES as u64) => {
-                self.prefix[..head.len()].copy_from_slice(head);
-                self.copied = Some(Copied::Digested(digest));
-                Ok(())
-            }
-            Some(Copied::Awaiting { .. }) => {
-                Err(CosError::InvalidState("the copy's first bytes do not match its length".into()))
-            }
-            _ => Err(CosError::InvalidState("no copy awaits a digest".into())),
-        }
     }
 
     /// Where a write of `len` bytes at `position` (default: the cursor) would
@@ -157,17 +162,17 @@ impl WriteSession {
     }
 
     /// Plans a write of `len` bytes at `position` (default: the cursor);
-    /// returns the offset the bytes go to. With `feed`, feed them next;
+    /// returns the offset the bytes go to. With `digested`, they are digested
+    /// as they are written: fed next, or by the host the file was handed to;
     /// without, the bytes are hashed from the finished file at close.
-    pub fn plan_write(&mut self, position: Option<u64>, len: u64, feed: bool) -> Result<u64> {
+    pub fn plan_write(&mut self, position: Option<u64>, len: u64, digested: bool) -> Result<u64> {
         let (at, size) = self.span_of_write(position, len)?;
         // Appending exactly at the end keeps the running hash valid; anything
-        // else (overwrite, or a gap that the file system fills with zeros) does
-        // not, nor does any write after a host-digested copy.
-        if at != self.size || !feed || self.copied.is_some() {
+        // else (overwrite, or a gap that the file system fills with zeros) does not.
+        if at != self.size || !digested {
             self.in_order = false;
         }
-        self.pending = if feed { len } else { 0 };
+        self.pending = if digested && self.digester == Digester::Own { len } else { 0 };
         self.feed_at = at;
         self.cursor = at + len;
         self.size = size;
@@ -209,7 +214,7 @@ impl WriteSession {
         if size > MAX_POSITION {
             return Err(CosError::InvalidState("truncate past the largest file position".into()));
         }
-        if size != self.size || self.copied.is_some() {
+        if size != self.size {
             self.in_order = false;
         }
         if let Some(cut) = self.prefix.get_mut(size.min(SNIFF_BYTES as u64) as usize..) {
@@ -223,9 +228,6 @@ impl WriteSession {
     /// Finishes the write: asks for a re-hash pass, or reports the verified
     /// size. A mismatch or an empty file is an error (the session is done).
     pub fn close(&mut self) -> Result<CloseStep> {
-        if let Some(Copied::Awaiting { .. }) = self.copied {
-            return Err(CosError::InvalidState("the copy's digest has not arrived".into()));
-        }
         if self.pending > 0 {
             return Err(CosError::InvalidState(format!("the last write is missing {} bytes", self.pending)));
         }
@@ -239,9 +241,13 @@ impl WriteSession {
         if unwritten > MAX_UNWRITTEN {
             return Err(CosError::Unwritten { unwritten });
         }
+        if self.in_order && self.digester == Digester::Host {
+            self.rehashing = true;
+            return Ok(CloseStep::HostDigest);
+        }
         if !self.in_order {
             self.verifier = Verifier::default();
-            self.copied = None;
+            self.digester = Digester::Own;
             self.in_order = true;
             self.rehashing = true;
             self.pending = self.size;
@@ -254,9 +260,10 @@ impl WriteSession {
     /// Compares the digest of every byte of the file with the declared hash.
     fn finish(&mut self) -> Result<CloseStep> {
         self.rehashing = false;
-        let actual = match self.copied.take() {
-            Some(Copied::Digested(digest)) => digest,
-            _ => {
+        let actual = match std::mem::replace(&mut self.digester, Digester::Own) {
+            Digester::HostDigested(digest) => digest,
+            Digester::Host => return Err(CosError::InvalidState("the host's digest has not arrived".into())),
+            Digester::Own => {
                 debug_assert_eq!(self.verifier.len(), self.size);
                 std::mem::take(&mut self.verifier).finish()
             }

@@ -67,7 +67,7 @@ export type Step =
   | { do: 'open-temp'; task: number; session: string }
   | { do: 'write-temp'; task: number; session: string; at: number; len: number; feed: boolean }
   | { do: 'truncate-temp'; task: number; session: string; size: number }
-  | { do: 'copy-blob'; task: number; session: string; len: number }
+  | { do: 'hand-temp'; task: number; session: string; size: number }
   | { do: 'close-temp'; task: number; session: string }
   | { do: 'hash-temp'; task: number; session: string; size: number }
   | { do: 'discard-temp'; task: number; session: string }
@@ -227,11 +227,11 @@ impl Store {
         self.engine.borrow().disabled_sites()
     }
 
-    /// From which size on (`null`: never) the host performs `copy-blob`
-    /// steps (see cos-core `Engine::set_host_digests_copies`).
-    #[wasm_bindgen(js_name = setHostDigestsCopies)]
-    pub fn set_host_digests_copies(&self, from_bytes: Option<f64>) {
-        self.engine.borrow_mut().set_host_digests_copies(from_bytes.map(|b| b as u64));
+    /// From which file size on a session goes to the host's copier (`null`:
+    /// the host has none); see cos-core `Engine::set_copier_from`.
+    #[wasm_bindgen(js_name = setCopierFrom)]
+    pub fn set_copier_from(&self, from_bytes: Option<f64>) {
+        self.engine.borrow_mut().set_copier_from(from_bytes.map(|b| b as u64));
     }
 
     /// The enterprise policy's distinct lookups per window (`undefined` or

@@ -75,8 +75,8 @@ pub struct Engine {
     tasks: HashMap<TaskId, Task>,
     next_task: u32,
     random: RandomSource,
-    /// The smallest Blob the host copies and digests itself (`None`: none).
-    host_digests_copies: Option<u64>,
+    /// The file size from which a session goes to the host's copier (`None`: no copier).
+    copier_from: Option<u64>,
 }
 
 /// An open writable.
@@ -159,7 +159,7 @@ impl Engine {
             tasks: HashMap::new(),
             next_task: 0,
             random: RandomSource::new(seed),
-            host_digests_copies: None,
+            copier_from: None,
         }
     }
 
@@ -201,12 +201,13 @@ impl Engine {
         self.default_budget = bytes;
     }
 
-    /// From which size on (`None`: never) the host performs `Step::CopyBlob`:
-    /// copies a Blob into a temporary file and reports the digest of exactly
-    /// the bytes it wrote, computed from the same buffers. Otherwise a Blob is
-    /// copied and the finished file hashed at close.
-    pub fn set_host_digests_copies(&mut self, from_bytes: Option<u64>) {
-        self.host_digests_copies = from_bytes;
+    /// Whether the host has a copier (`Step::HandTemp`) and from which file
+    /// size on a session goes to it (`None`: it has none): a Blob write that
+    /// appends to a file written in order and brings it to `from_bytes` or
+    /// more hands the file over. The copier writes and digests with threads
+    /// of its own, from the same buffers, and reports the digest at close.
+    pub fn set_copier_from(&mut self, from_bytes: Option<u64>) {
+        self.copier_from = from_bytes;
     }
 
     /// Distinct hashes a site may look up per window, from enterprise policy
@@ -433,7 +434,7 @@ fn record<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
-mod copy_tests;
+mod copier_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

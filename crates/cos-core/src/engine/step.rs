@@ -123,8 +123,9 @@ pub enum Step {
         task: TaskId,
         session: SessionId,
     },
-    /// Write the request's data at `at` (`len` bytes). With `feed`, pass the
-    /// same bytes to `Engine::feed` as they are written.
+    /// Write the request's data at `at` (`len` bytes). With `feed`, digest
+    /// the same bytes as they are written: pass them to `Engine::feed`, or,
+    /// for a file handed to the copier, the copier digests them.
     WriteTemp {
         task: TaskId,
         session: SessionId,
@@ -137,13 +138,16 @@ pub enum Step {
         session: SessionId,
         size: u64,
     },
-    /// Write the request's Blob (`len` bytes) as the whole temporary file,
-    /// reading it once into buffers that are both written and hashed, and
-    /// report `Outcome::Digested` (only to a host that said it can).
-    CopyBlob {
+    /// Give the temporary file to the copier (only to a host that said it
+    /// has one, `Engine::set_copier_from`). The copier digests the `size`
+    /// bytes the file holds, then performs this session's `WriteTemp`,
+    /// `TruncateTemp`, `CloseTemp` and `DiscardTemp` steps: it writes each
+    /// buffer and digests the same buffer (with `feed`), and its `CloseTemp`
+    /// reports `Outcome::Digested` for all it digested, in order.
+    HandTemp {
         task: TaskId,
         session: SessionId,
-        len: u64,
+        size: u64,
     },
     /// Finish writing the temporary file (flush and close it).
     CloseTemp {
@@ -210,7 +214,7 @@ impl Step {
             | Self::OpenTemp { task, .. }
             | Self::WriteTemp { task, .. }
             | Self::TruncateTemp { task, .. }
-            | Self::CopyBlob { task, .. }
+            | Self::HandTemp { task, .. }
             | Self::CloseTemp { task, .. }
             | Self::HashTemp { task, .. }
             | Self::DiscardTemp { task, .. }
@@ -368,8 +372,9 @@ pub enum Outcome {
     },
     /// `ReadBlob`: no such file.
     Missing,
-    /// `CopyBlob`: the SHA-256 of the bytes written, and the first of them
-    /// (as many as the file has, up to 16), to label the file's kind.
+    /// `CloseTemp` of a file handed to the copier: the SHA-256 of the bytes
+    /// it digested, and the file's first bytes (as many as it has, up to
+    /// 16), to label its kind.
     Digested {
         sha256: String,
         head: Vec<u8>,

@@ -54,9 +54,9 @@ pub(crate) enum Io {
         session: SessionId,
         size: u64,
     },
-    CopyBlob {
+    HandTemp {
         session: SessionId,
-        len: u64,
+        size: u64,
     },
     CloseTemp(SessionId),
     HashTemp {
@@ -81,7 +81,7 @@ pub(crate) enum Then {
     Begun,
     Write { session: SessionId, position: Option<u64>, data: super::step::Data },
     Written,
-    Copied,
+    HostDigested { session: SessionId },
     Seek { session: SessionId, position: u64 },
     Truncate { session: SessionId, size: u64 },
     Close { session: SessionId },
@@ -213,11 +213,13 @@ impl Engine {
             Io::Acquire(lock) => Step::Acquire { task, lock },
             Io::OpenTemp(session) => Step::OpenTemp { task, session },
             Io::WriteTemp { session, at, len, feed } => {
-                t.feeding = feed.then(|| session.clone());
+                // Bytes of a file handed to the copier are digested there, never fed.
+                let fed = feed && !self.sessions.get(&session).is_some_and(|o| o.session.is_handed_over());
+                t.feeding = fed.then(|| session.clone());
                 Step::WriteTemp { task, session, at, len, feed }
             }
             Io::TruncateTemp { session, size } => Step::TruncateTemp { task, session, size },
-            Io::CopyBlob { session, len } => Step::CopyBlob { task, session, len },
+            Io::HandTemp { session, size } => Step::HandTemp { task, session, size },
             Io::CloseTemp(session) => Step::CloseTemp { task, session },
             Io::HashTemp { session, size } => {
                 t.feeding = Some(session.clone());
