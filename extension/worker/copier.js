@@ -51,21 +51,35 @@ function lost() {
   pending.clear();
 }
 
-async function ensureOpen() {
-  if (open) return;
-  if (!(await chrome.offscreen.hasDocument())) {
-    await chrome.offscreen.createDocument({
-      url: COPIER_DOCUMENT,
-      reasons: [chrome.offscreen.Reason.WORKERS],
-      justification: 'writes large files into the extension storage and hashes them on two threads',
-    });
-  }
+function createDocument() {
+  return chrome.offscreen.createDocument({
+    url: COPIER_DOCUMENT,
+    reasons: [chrome.offscreen.Reason.WORKERS],
+    justification: 'writes large files into the extension storage and hashes them on two threads',
+  });
+}
+
+/** The open document as a client of this service worker, if it is there. */
+async function documentClient() {
   const url = chrome.runtime.getURL(COPIER_DOCUMENT);
   // The service worker's Clients API (tsconfig checks against the DOM library, which lacks it).
   /** @type {{clients: {matchAll(options: object): Promise<Array<{url: string, postMessage(message: unknown, transfer: Transferable[]): void}>>}}} */
   const sw = /** @type {any} */ (globalThis);
-  const document = (await sw.clients.matchAll({ includeUncontrolled: true })).find((client) => client.url === url);
-  if (!document) throw new DOMException('the copier document is not there', 'InvalidStateError');
+  return (await sw.clients.matchAll({ includeUncontrolled: true })).find((client) => client.url === url);
+}
+
+async function ensureOpen() {
+  if (open) return;
+  if (!(await chrome.offscreen.hasDocument())) await createDocument();
+  let document = await documentClient();
+  if (!document) {
+    // Listed by the browser but not reachable (its process went, say; not seen here): without a
+    // fresh start, every large write would fail until the service worker restarts.
+    await chrome.offscreen.closeDocument().catch(() => {});
+    await createDocument();
+    document = await documentClient();
+  }
+  if (!document) throw new DOMException('the copier document did not start', 'InvalidStateError');
   const port = chrome.runtime.connect({ name: COPIER_PORT });
   port.onDisconnect.addListener(lost);
   const { port1: channel, port2 } = new MessageChannel();
