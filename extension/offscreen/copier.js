@@ -31,9 +31,12 @@ class Copy {
     /** @type {Map<number, (answer: {ok: boolean, name?: string, message?: string}) => void>} */
     this.waiting = new Map();
     this.nextId = 0;
+    /** Once the worker failed outside an operation (its script): every answer from then on. @type {{ok: false, name: string, message: string} | null} */
+    this.broken = null;
     this.worker.onmessage = ({ data }) => (data.hashed ? this.digest(data) : this.answered(data));
     this.worker.onerror = (event) => {
-      for (const id of this.waiting.keys()) this.answered({ id, ok: false, name: 'UnknownError', message: event.message || 'the copier failed' });
+      this.broken = { ok: false, name: 'UnknownError', message: event.message || 'the copier failed' };
+      for (const id of [...this.waiting.keys()]) this.answered({ ...this.broken, id });
     };
   }
 
@@ -59,6 +62,8 @@ class Copy {
    * @returns {Promise<{ok: boolean, name?: string, message?: string}>}
    */
   run(op, transfer = []) {
+    // A discard has nothing left to wait for: end() terminates the worker, which lets go of the file.
+    if (this.broken) return Promise.resolve(/** @type {any} */ (op).op === 'discard' ? { ok: true } : this.broken);
     const id = ++this.nextId;
     const answer = new Promise((resolve) => this.waiting.set(id, resolve));
     this.worker.postMessage({ ...op, id, session: this.session }, transfer);
