@@ -15,6 +15,7 @@ import { startBenchServer } from '../tests/bench/server.mjs';
 import { idleAfterGc, withPeakMemory } from '../tests/bench/memory.mjs';
 import { cpuSnapshot, cpuSpent } from '../tests/bench/cpu.mjs';
 import { ROLES } from '../tests/bench/processes.mjs';
+import { messagingBench } from '../tests/bench/messaging.mjs';
 
 const MiB = 1 << 20;
 const args = process.argv.slice(2);
@@ -324,6 +325,12 @@ console.log(`# load average at start ${loadavg().map((x) => fmt(x, 2)).join(' ')
 const ours = await runWorkload(REPO_ROOT, server);
 report(ours, `this extension (${REPO_ROOT})`);
 if (ours.limit?.set) console.log(`(the default origin limit, ${ours.limit.before} bytes, was under ${sizeLabel(Math.max(...sizesMiB))}: the run set a budget of ${ours.limit.budgetBytes} bytes)`);
+const messaging = await messagingBench(server).catch((e) => (log(`messaging bench failed: ${e.message}`), null));
+if (messaging) {
+  console.log(`extension messaging alone, ${sizeLabel(messaging.mib)} as 4 MiB ArrayBuffers from a content script, only acknowledged ` +
+    `(the ceiling of any store that receives page bytes by extension messaging; tests/bench/messaging.mjs): to the service worker ${spread(messaging.serviceWorker)} MB/s, ` +
+    `to an offscreen document ${spread(messaging.document)} MB/s`);
+}
 if (compareDir) {
   log(`comparison run: ${compareDir}`);
   const other = await runWorkload(compareDir, server).catch((e) => (console.log(`\ncomparison with ${compareDir} failed: ${e.message}`), null));
