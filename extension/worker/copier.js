@@ -27,9 +27,9 @@ const handed = new Set();
 /**
  * The open document: `port` tells each side when the other goes (a
  * runtime port's disconnect); `channel`, a MessagePort of the document's,
- * carries the operations, the bytes transferred rather than copied (a
- * runtime port copies them through the browser process, which measured 3x
- * slower than the service worker writing them itself).
+ * carries the operations, buffers transferred rather than copied (a runtime
+ * port copies them through the browser process again: page bytes passed on
+ * that way stored at 0.34x native, against 0.45x for the worker itself).
  * @type {{port: chrome.runtime.Port, channel: MessagePort} | null}
  */
 let open = null;
