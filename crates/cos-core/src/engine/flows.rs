@@ -304,10 +304,13 @@ impl Engine {
                     let size = open.session.hand_over()?;
                     steps.push(Do(Io::HandTemp { session: session.clone(), size }));
                 }
-                // The engine digests bytes it is fed; a Blob only the copier digests as it writes.
-                let feed = matches!(data, Data::Bytes { .. }) || open.session.is_handed_over();
+                // The engine digests bytes it is fed, the copier what it writes
+                // (a Blob too); a Blob the engine's host copies is hashed at close.
+                let handed = open.session.is_handed_over();
+                let feed = matches!(data, Data::Bytes { .. }) || handed;
                 let at = open.session.plan_write(position, len, feed)?;
-                steps.extend([Do(Io::WriteTemp { session, at, len, feed }), Decide(Then::Written)]);
+                let fed = feed && !handed;
+                steps.extend([Do(Io::WriteTemp { session, at, len, feed, fed }), Decide(Then::Written)]);
                 self.task_mut(id)?.next(steps);
                 Ok(())
             }

@@ -49,6 +49,8 @@ pub(crate) enum Io {
         at: u64,
         len: u64,
         feed: bool,
+        /// The bytes go through `Engine::feed` (not through the copier's digest).
+        fed: bool,
     },
     TruncateTemp {
         session: SessionId,
@@ -212,9 +214,7 @@ impl Engine {
         Some(match io {
             Io::Acquire(lock) => Step::Acquire { task, lock },
             Io::OpenTemp(session) => Step::OpenTemp { task, session },
-            Io::WriteTemp { session, at, len, feed } => {
-                // Bytes of a file handed to the copier are digested there, never fed.
-                let fed = feed && !self.sessions.get(&session).is_some_and(|o| o.session.is_handed_over());
+            Io::WriteTemp { session, at, len, feed, fed } => {
                 t.feeding = fed.then(|| session.clone());
                 Step::WriteTemp { task, session, at, len, feed }
             }
